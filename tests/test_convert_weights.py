@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from inference_runner import run_inference_model
 from pin_tree import pin_tree  # noqa: F401  (fixture)
 from tools.convert_weights import MAPS_DIR, convert, head_params, load_inference_params, load_map, write_map
 from tools.table_input import preprocess, read_image
@@ -160,19 +161,6 @@ def test_write_map_with_a_missing_config_is_one_line(pin_tree, tmp_path):  # noq
                    "--config", "configs/table/NoSuch.yml")
     assert_one_line_error(proc, "configs/table/NoSuch.yml")
     assert not (tmp_path / "m.json").exists()
-
-
-def run_inference_model(model_dir: Path, batch: np.ndarray) -> list[np.ndarray]:
-    """All outputs of a ProgramDesc inference model on one input batch."""
-    import paddle
-    from paddle.pir_utils import OldIrGuard
-
-    with OldIrGuard():
-        scope = paddle.static.Scope()
-        exe = paddle.static.Executor(paddle.CPUPlace())
-        with paddle.static.scope_guard(scope):
-            program, feeds, fetches = paddle.static.load_inference_model(str(model_dir / "inference"), exe)
-            return exe.run(program, feed={feeds[0]: batch}, fetch_list=fetches)
 
 
 @pytest.mark.upstream

@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error("converting needs MODEL_DIR and OUT")
             path = convert(args.model_dir, args.map, args.out)
             print(path)
-    except ConversionError as exc:
+    except (ConversionError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

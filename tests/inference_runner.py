@@ -1,0 +1,21 @@
+"""Test helper: run a ProgramDesc inference model (the old .pdmodel format) on one batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def run_inference_model(model_dir: Path, batch: np.ndarray) -> list[np.ndarray]:
+    """All outputs of the model in its fetch order (SLANet: loc_preds, structure_probs)."""
+    import paddle
+    from paddle.pir_utils import OldIrGuard
+
+    # paddle 3 reads PIR programs by default; these exports are ProgramDesc
+    with OldIrGuard():
+        scope = paddle.static.Scope()
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        with paddle.static.scope_guard(scope):
+            program, feeds, fetches = paddle.static.load_inference_model(str(Path(model_dir) / "inference"), exe)
+            return exe.run(program, feed={feeds[0]: batch}, fetch_list=fetches)
