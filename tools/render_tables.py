@@ -271,8 +271,20 @@ def write(spec: TableSpec, out_dir: Path, name: str) -> Path:
     png = out_dir / f"{name}.png"
     image.save(png, optimize=True)
     record["image"] = png.name
-    (out_dir / f"{name}.json").write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out_dir / f"{name}.json").write_text(_format_record(record), encoding="utf-8")
     return png
+
+
+def _format_record(record: dict) -> str:
+    """JSON with one line per field and per cell: short, and readable next to the image."""
+    lines = []
+    for key, value in record.items():
+        if key == "cells":
+            cells = ",\n".join(f"  {json.dumps(c, ensure_ascii=False)}" for c in value)
+            lines.append(f' "cells": [\n{cells}\n ]')
+        else:
+            lines.append(f" {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 # ---- spec sources: random tables and the fixed test samples -------------------------------
