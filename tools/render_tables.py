@@ -12,6 +12,7 @@ cell text, and every cell's box in image pixels. Rendering is deterministic give
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import json
 import random
@@ -128,8 +129,15 @@ def _cells(spec: TableSpec) -> list[Cell]:
     ]
 
 
+@functools.lru_cache(maxsize=None)
+def _note_no_cjk_font() -> None:
+    print("note: no CJK font found; tables asking for CJK text get Latin words", file=sys.stderr)
+
+
 def _fill_text(cells: list[Cell], spec: TableSpec, rng: random.Random) -> None:
     use_cjk = spec.cjk and cjk_font() is not None
+    if spec.cjk and not use_cjk:
+        _note_no_cjk_font()
     words = CJK_WORDS if use_cjk else WORDS
     # a column keeps one kind of content, as real tables do
     kinds = [rng.choice(("word", "int", "decimal", "percent", "words")) for _ in range(spec.cols)]
