@@ -1,0 +1,35 @@
+"""Command line: exit 0 clean, 1 hazards found, 2 unreadable input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import KernelListError, ModelReadError, check_model, default_kernel_list
+from .report import render_text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.npu_check",
+        description="Report the ops of an exported Paddle model (inference.json or inference.pdmodel) that an "
+                    "NPU backend cannot run, dynamic-shape hazards, and host synchronisation points.",
+    )
+    parser.add_argument("model", help="export directory, or the .json / .pdmodel file itself")
+    parser.add_argument("--kernels", help=f"kernel list, one name a line (default: $NPU_KERNEL_LIST or "
+                                          f"{default_kernel_list()})")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--require-static", action="store_true",
+                        help="treat any dynamic shape or data-dependent control flow as an error")
+    args = parser.parse_args(argv)
+    try:
+        report = check_model(args.model, kernels=args.kernels, require_static=args.require_static)
+    except (ModelReadError, KernelListError) as exc:
+        print(f"npu_check: error: {exc}", file=sys.stderr)
+        return 2
+    print(report.to_json() if args.json else render_text(report))
+    return report.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

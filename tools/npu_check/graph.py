@@ -1,0 +1,85 @@
+"""The format-neutral op graph that every check reads.
+
+Both Paddle serialisations (PIR ``inference.json`` and ProgramDesc ``inference.pdmodel``)
+are read into the same few dataclasses, so the kernel and hazard rules are written once.
+Values are plain string keys: variable names in a ProgramDesc, ``%<id>`` in PIR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ModelReadError(Exception):
+    """The input cannot be read as an exported Paddle model (one line, shown to the user)."""
+
+
+@dataclass
+class Op:
+    type: str                      # op name without dialect prefix: 'matmul_v2', 'set_value_with_tensor_'
+    dialect: str                   # 'pd_op', 'builtin', 'cf' (PIR) or 'legacy' (ProgramDesc)
+    inputs: list[str]
+    outputs: list[str]
+    # operands that set a shape, bound or axis (ProgramDesc *Tensor/*TensorList slots, PIR IntArray operands)
+    bound_inputs: list[str] = field(default_factory=list)
+    blocks: list["Block"] = field(default_factory=list)
+    # control flow: the condition read when the op starts (while, if, conditional_block) ...
+    condition: str | None = None
+    # ... the condition a loop reads again after every step ...
+    step_condition: str | None = None
+    # ... and how loop-carried values flow: (value read by the body, value it hands to the next step)
+    carried: list[tuple[str, str]] = field(default_factory=list)
+    # outputs of a loop or branch and the body values they come from
+    results: list[tuple[str, list[str]]] = field(default_factory=list)
+
+
+@dataclass
+class Block:
+    ops: list[Op]
+
+
+@dataclass
+class ModelInput:
+    name: str
+    shape: list[int]
+    dtype: str
+
+
+@dataclass
+class Graph:
+    path: Path
+    format: str                    # 'pir-json' or 'programdesc'
+    top: Block
+    inputs: list[ModelInput]
+
+
+def find_model_file(path: Path) -> Path:
+    """The model file for a path that names a file or an export directory."""
+    if not path.exists():
+        raise ModelReadError(f"{path}: no such file or directory")
+    if path.is_file():
+        return path
+    for name in ("inference.json", "inference.pdmodel", "model.json", "model.pdmodel"):
+        if (path / name).is_file():
+            return path / name
+    candidates = sorted(path.glob("*.pdmodel")) + sorted(path.glob("*.json"))
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ModelReadError(f"{path}: no exported model here (expected inference.json or inference.pdmodel)")
+    raise ModelReadError(f"{path}: several model files here, name one: {', '.join(c.name for c in candidates)}")
+
+
+def load_graph(path: str | Path) -> Graph:
+    """Read an export (file or directory) into a Graph; ModelReadError for anything unreadable."""
+    model = find_model_file(Path(path))
+    if model.suffix == ".json":
+        from .read_pir import read_pir_json
+
+        return read_pir_json(model)
+    if model.suffix == ".pdmodel":
+        from .read_programdesc import read_programdesc
+
+        return read_programdesc(model)
+    raise ModelReadError(f"{model}: unknown model format (expected a PIR .json or a ProgramDesc .pdmodel)")

@@ -1,0 +1,144 @@
+"""The checks: missing kernels, dynamic-shape hazards, and host synchronisation points.
+
+Walks the graph once, keeping the location (``top``, ``while#1``, ``while#1/if#2:then``)
+and loop depth of every op, and turns what it sees into Findings and OpUse rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from . import dataflow
+from .graph import Block, Graph, Op
+from .kernels import KernelList
+from .report import ControlFlow, Finding, ModelInputInfo, OpUse, Report
+
+# Ascend runs these as StridedSliceAssign, which its graph engine rejects on dynamic shapes
+SET_VALUE_OPS = {"set_value", "set_value_with_tensor"}
+
+# warnings that --require-static turns into errors: anything decided at run time
+STATIC_RULES = {
+    "dynamic-input", "shape-feeds-shape", "bounds-from-tensor",
+    "data-dependent-loop", "shape-dependent-loop", "data-dependent-branch", "shape-dependent-branch",
+}
+
+MESSAGES = {
+    "no-kernel": "no kernel on this backend: falls back to the CPU with copies around it",
+    "set-value-in-loop": "slice assignment in a loop body: Ascend's StridedSliceAssign needs static "
+                         "shapes and dispatches once per step",
+    "set-value": "slice assignment (StridedSliceAssign on Ascend): needs static shapes",
+    "dynamic-input": "model input with -1 dimensions: every new shape is a new NPU compilation",
+    "shape-feeds-shape": "a shape read at run time (shape/shape64) sets this op's shape or bounds",
+    "bounds-from-tensor": "shape, bounds or axis come from a tensor computed at run time, not an attribute",
+    "data-dependent-loop": "loop exit depends on tensor values: a device->host read after every step",
+    "shape-dependent-loop": "trip count depends on a run-time shape: dynamic control flow",
+    "counter-loop": "trip count from a counter; the executor still checks it on the host every step",
+    "data-dependent-branch": "branch condition depends on tensor values: a device->host read",
+    "shape-dependent-branch": "branch condition depends on a run-time shape",
+    "static-branch": "branch on a constant or counter, decided on the host",
+}
+
+
+def display_name(op: Op) -> str:
+    return op.type if op.dialect == "legacy" else f"{op.dialect}.{op.type}"
+
+
+class _Walk:
+    def __init__(self, graph: Graph, kernels: KernelList, require_static: bool):
+        self.graph = graph
+        self.kernels = kernels
+        self.require_static = require_static
+        self.flow = dataflow.trace(graph)
+        self.ops: Counter = Counter()
+        self.findings: Counter = Counter()
+        self.control_flow: list[ControlFlow] = []
+        self.counter = 0
+
+    def note(self, rule: str, op: str, location: str, depth: int, extra: str = "") -> None:
+        if rule in STATIC_RULES:
+            severity = "error" if self.require_static else "warning"
+        elif rule in ("no-kernel", "set-value-in-loop"):
+            severity = "error"
+        elif rule == "set-value":
+            severity = "warning"
+        else:
+            severity = "info"
+        message = MESSAGES[rule] + (f" ({extra})" if extra else "")
+        self.findings[(severity, rule, op, location, depth, message)] += 1
+
+    def block(self, block: Block, location: str, depth: int) -> None:
+        for op in block.ops:
+            self.op(op, location, depth)
+
+    def op(self, op: Op, location: str, depth: int) -> None:
+        name = display_name(op)
+        match = self.kernels.match(op)
+        self.ops[(name, match.kernel, match.mapping, match.admitted_by, location, depth)] += 1
+        if match.missing:
+            self.note("no-kernel", name, location, depth, f"kernel '{match.kernel}'")
+        if op.type.rstrip("_") in SET_VALUE_OPS:
+            self.note("set-value-in-loop" if depth else "set-value", name, location, depth)
+        self.bounds(op, name, location, depth)
+        if op.blocks:
+            self.control(op, name, location, depth)
+
+    def bounds(self, op: Op, name: str, location: str, depth: int) -> None:
+        found = self.flow.bounds.get(id(op), set())
+        if not found:  # attributes, or tensors folded from constants
+            return
+        kind = dataflow.dependence(found)
+        if kind == "shape":
+            self.note("shape-feeds-shape", name, location, depth)
+        else:
+            self.note("bounds-from-tensor", name, location, depth,
+                      "a loop counter" if kind == "counter" else "tensor values")
+
+    def control(self, op: Op, name: str, location: str, depth: int) -> None:
+        self.counter += 1
+        label = f"{op.type}#{self.counter}"
+        prefix = label if location == "top" else f"{location}/{label}"
+        loop = op.type == "while"
+        inner = depth + 1 if loop else depth
+        condition = dataflow.dependence(self.flow.conditions.get(id(op), set()))
+        if loop:
+            rule = {"data": "data-dependent-loop", "shape": "shape-dependent-loop"}.get(condition, "counter-loop")
+        else:
+            rule = {"data": "data-dependent-branch", "shape": "shape-dependent-branch"}.get(condition,
+                                                                                          "static-branch")
+        branch_names = ["then", "else"] if op.type == "if" and len(op.blocks) == 2 else None
+        for k, body in enumerate(op.blocks):
+            body_label = prefix if len(op.blocks) == 1 else f"{prefix}:{branch_names[k] if branch_names else k}"
+            nested = sum(_count_ops(sub) for o in body.ops for sub in o.blocks)
+            self.control_flow.append(ControlFlow(name, location, body_label, inner, condition,
+                                                 len(body.ops), nested))
+            extra = f"{len(body.ops)} ops per step in {body_label}" if loop else ""
+            if k == 0:
+                where = "every iteration of the enclosing loop" if depth and not loop else ""
+                self.note(rule, name, location, depth, "; ".join(x for x in (extra, where) if x))
+            self.block(body, body_label, inner)
+
+
+def _count_ops(block: Block) -> int:
+    return sum(1 + sum(_count_ops(sub) for sub in op.blocks) for op in block.ops)
+
+
+def run_checks(graph: Graph, kernels: KernelList, require_static: bool = False) -> Report:
+    walk = _Walk(graph, kernels, require_static)
+    for spec in graph.inputs:
+        if any(dim < 0 for dim in spec.shape):
+            walk.note("dynamic-input", "", "top", 0, f"{spec.name} {spec.shape}")
+    walk.block(graph.top, "top", 0)
+    order = {s: i for i, s in enumerate(("error", "warning", "info"))}
+    findings = [Finding(sev, rule, op, loc, depth, n, msg)
+                for (sev, rule, op, loc, depth, msg), n in walk.findings.items()]
+    findings.sort(key=lambda f: order[f.severity])  # stable: walk order within a severity
+    return Report(
+        model=str(graph.path),
+        format=graph.format,
+        kernel_list=str(kernels.path),
+        require_static=require_static,
+        inputs=[ModelInputInfo(s.name, list(s.shape), s.dtype) for s in graph.inputs],
+        control_flow=walk.control_flow,
+        ops=[OpUse(*key, n) for key, n in walk.ops.items()],
+        findings=findings,
+    )
