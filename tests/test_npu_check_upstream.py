@@ -1,0 +1,66 @@
+"""tools/npu_check on upstream's SLANet_ch, exported in PIR form from the pinned upstream commit.
+
+The weights are random (``Global.pretrained_model`` unset, no backbone download): this test
+checks the exported op structure, which does not depend on the weights' values.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from git import Repo
+
+from tools.npu_check import check_model, default_kernel_list
+
+# the upstream commit this project is pinned to (the one upstream.lock names)
+PIN = "d1583d4e08a9b3d7805a9f73b7b758bec258d4c9"
+# the code the exporter needs; the rest of upstream (docs, images, fonts) stays out of the checkout
+SPARSE_PATHS = ["ppocr", "tools", "configs"]
+
+
+def _pinned_tree(source: str, target: Path) -> Path:
+    """A sparse, blobless clone of the pinned commit: only the code paths are fetched."""
+    options = ["--filter=blob:none", "--no-checkout", "--sparse"]
+    url = source
+    if "://" not in source and not source.startswith("git@"):
+        # a local mirror: its upload-pack refuses filters unless told to allow them
+        url = Path(source).resolve().as_uri()
+        options.append("--upload-pack='git -c uploadpack.allowFilter=true upload-pack'")  # shlex-split
+    # the only "unsafe" option is our own fixed --upload-pack line above
+    repo = Repo.clone_from(url, target, multi_options=options, allow_unsafe_options=True)
+    repo.git.sparse_checkout("set", *SPARSE_PATHS)
+    repo.git.checkout(PIN)
+    return target
+
+
+@pytest.fixture(scope="module")
+def slanet_ch_pir_export(upstream_source, tmp_path_factory) -> Path:
+    tree = _pinned_tree(upstream_source, tmp_path_factory.mktemp("upstream") / "PaddleOCR")
+    out = tmp_path_factory.mktemp("slanet_ch_pir")
+    cmd = [sys.executable, "tools/export_model.py", "-c", "configs/table/SLANet_ch.yml", "-o",
+           f"Global.save_inference_dir={out}", "Global.pretrained_model=null",
+           "Architecture.Backbone.pretrained=False"]
+    env = dict(os.environ, FLAGS_enable_pir_api="1")
+    proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (out / "inference.json").is_file()
+    return out
+
+
+@pytest.mark.upstream
+def test_slanet_ch_pir_export_has_set_value_in_its_while(slanet_ch_pir_export):
+    kernels = default_kernel_list()
+    if not kernels.is_file():
+        pytest.skip(f"no NPU kernel list at {kernels} (set NPU_KERNEL_LIST)")
+    report = check_model(slanet_ch_pir_export, kernels=kernels)
+    assert report.format == "pir-json"
+    loops = [c for c in report.control_flow if c.op == "pd_op.while"]
+    assert len(loops) == 1 and loops[0].condition == "data"
+    found = [f for f in report.findings if f.rule == "set-value-in-loop"]
+    assert [(f.severity, f.op, f.location, f.count) for f in found] == \
+        [("error", "pd_op.set_value_with_tensor_", loops[0].body, 3)]
+    assert report.exit_code == 1
