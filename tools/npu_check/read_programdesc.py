@@ -105,7 +105,7 @@ def read_programdesc(path: Path) -> Graph:
     except OSError as exc:
         raise ModelReadError(f"{path}: cannot read ({exc.strerror})") from None
     except Exception as exc:  # protobuf's DecodeError, and RuntimeError from the C++ parser
-        raise ModelReadError(f"{path}: not a ProgramDesc protobuf ({type(exc).__name__})") from None
+        raise ModelReadError(f"{path}: not a ProgramDesc protobuf, or truncated ({type(exc).__name__})") from None
     if not program.blocks or not program.blocks[0].ops or any(not op.type for op in program.blocks[0].ops):
         raise ModelReadError(f"{path}: not a ProgramDesc model (no ops in its main block)")
     try:
