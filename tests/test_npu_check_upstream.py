@@ -12,40 +12,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from git import Repo
+from pin_tree import pin_tree  # noqa: F401  (fixture)
 
 from tools.npu_check import check_model, default_kernel_list
 
-# the upstream commit this project is pinned to (the one upstream.lock names)
-PIN = "d1583d4e08a9b3d7805a9f73b7b758bec258d4c9"
-# the code the exporter needs; the rest of upstream (docs, images, fonts) stays out of the checkout
-SPARSE_PATHS = ["ppocr", "tools", "configs"]
-
-
-def _pinned_tree(source: str, target: Path) -> Path:
-    """A sparse, blobless clone of the pinned commit: only the code paths are fetched."""
-    options = ["--filter=blob:none", "--no-checkout", "--sparse"]
-    url = source
-    if "://" not in source and not source.startswith("git@"):
-        # a local mirror: its upload-pack refuses filters unless told to allow them
-        url = Path(source).resolve().as_uri()
-        options.append("--upload-pack='git -c uploadpack.allowFilter=true upload-pack'")  # shlex-split
-    # the only "unsafe" option is our own fixed --upload-pack line above
-    repo = Repo.clone_from(url, target, multi_options=options, allow_unsafe_options=True)
-    repo.git.sparse_checkout("set", *SPARSE_PATHS)
-    repo.git.checkout(PIN)
-    return target
-
 
 @pytest.fixture(scope="module")
-def slanet_ch_pir_export(upstream_source, tmp_path_factory) -> Path:
-    tree = _pinned_tree(upstream_source, tmp_path_factory.mktemp("upstream") / "PaddleOCR")
+def slanet_ch_pir_export(pin_tree, tmp_path_factory) -> Path:  # noqa: F811
     out = tmp_path_factory.mktemp("slanet_ch_pir")
     cmd = [sys.executable, "tools/export_model.py", "-c", "configs/table/SLANet_ch.yml", "-o",
            f"Global.save_inference_dir={out}", "Global.pretrained_model=null",
            "Architecture.Backbone.pretrained=False"]
     env = dict(os.environ, FLAGS_enable_pir_api="1")
-    proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=pin_tree, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "inference.json").is_file()
     return out
