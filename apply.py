@@ -34,6 +34,7 @@ from tools.overlay.series import Series, empty_series, load_series  # noqa: E402
 def build(args: argparse.Namespace) -> int:
     lock = read_lock(args)  # what to build on
     series = read_series(args, lock)  # what to put on it
+    is_new = not (args.tree / ".git").exists()
     repo = buildtree.open_tree(args.tree, create=True)
     state = buildtree.read_state(repo)
     wanted = buildtree.fingerprint(lock, series)
@@ -41,8 +42,13 @@ def build(args: argparse.Namespace) -> int:
         say(f"{args.tree} is up to date: {summary(lock, series)}; nothing to do")
         return 0
     protect_work(repo, state, args.force)  # never lose uncommitted edits or commits made in the tree
-    fetch_pin(repo, lock, args.upstream)  # content-addressed: any source holding the commit
-    buildtree.check_paths_in_pin(repo, lock)  # a lock path missing upstream is a typo, not an empty dir
+    try:
+        fetch_pin(repo, lock, args.upstream)  # content-addressed: any source holding the commit
+        buildtree.check_paths_in_pin(repo, lock)  # a lock path missing upstream is a typo, not an empty dir
+    except OverlayError:
+        if is_new:  # a refused first build leaves no empty repository behind
+            buildtree.remove_tree(repo)
+        raise
     buildtree.checkout_pin(repo, lock)  # branch npu-overlay at the pin, sparse paths only
     buildtree.write_state(repo, None, lock.commit)  # from here every commit on the branch is ours
     patches.apply_series(repo, series, lambda head: buildtree.write_state(repo, None, head))
@@ -105,7 +111,7 @@ def protect_work(repo, state: buildtree.State, force: bool) -> None:
     risk = buildtree.work_at_risk(repo, state)
     if risk and not force:
         raise OverlayError(
-            f"{repo.working_tree_dir}: {risk}; commit and run --refresh to keep it in the overlay, "
+            f"{repo.working_tree_dir}: {risk}; commit and run --refresh to keep the work in the overlay, "
             "or --force to discard it"
         )
     if risk:

@@ -8,6 +8,7 @@ the head says which commit apply.py left, so any commit made after it is somebod
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,6 +135,15 @@ def discard_work(repo: Repo) -> None:
     if head_commit(repo):
         repo.git.reset("--hard", "--quiet")
     repo.git.clean("-fdq")
+
+
+def remove_tree(repo: Repo) -> None:
+    """Undo open_tree(create=True) on a tree that never got a checkout."""
+    path = Path(repo.working_tree_dir)
+    repo.close()
+    shutil.rmtree(path / ".git")
+    if not any(path.iterdir()):
+        path.rmdir()
 
 
 def check_paths_in_pin(repo: Repo, lock: Lock) -> None:

@@ -78,12 +78,13 @@ def fetch_pin(repo: Repo, source: Source, lock: Lock) -> None:
             raise OverlayError(
                 f"upstream source {source.given} does not have commit {lock.commit} pinned in {lock.path.name}"
             ) from None
-        raise OverlayError(f"cannot fetch from upstream source {source.given}: {_last_fatal(stderr)}") from None
+        raise OverlayError(f"cannot fetch from upstream source {source.given}: {_first_fatal(stderr)}") from None
     if not has_commit(repo, lock.commit):
         raise OverlayError(f"upstream source {source.given} did not deliver commit {lock.commit}")
 
 
-def _last_fatal(stderr: str) -> str:
+def _first_fatal(stderr: str) -> str:
+    """git's own reason comes first; what follows is "could not read from remote" boilerplate."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
-    return (fatal or lines or ["git fetch failed"])[-1]
+    return (fatal or lines or ["git fetch failed"])[0]
