@@ -42,13 +42,9 @@ def build(args: argparse.Namespace) -> int:
         say(f"{args.tree} is up to date: {summary(lock, series)}; nothing to do")
         return 0
     protect_work(repo, state, args.force)  # never lose uncommitted edits or commits made in the tree
-    try:
+    with buildtree.removed_on_refusal(repo, is_new):  # a refused first build leaves no empty repository
         fetch_pin(repo, lock, args.upstream)  # content-addressed: any source holding the commit
         buildtree.check_paths_in_pin(repo, lock)  # a lock path missing upstream is a typo, not an empty dir
-    except OverlayError:
-        if is_new:  # a refused first build leaves no empty repository behind
-            buildtree.remove_tree(repo)
-        raise
     buildtree.checkout_pin(repo, lock)  # branch npu-overlay at the pin, sparse paths only
     buildtree.write_state(repo, None, lock.commit)  # from here every commit on the branch is ours
     patches.apply_series(repo, series, lambda head: buildtree.write_state(repo, None, head))

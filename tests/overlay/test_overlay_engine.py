@@ -74,6 +74,14 @@ def test_build_checks_out_the_pin_and_applies_each_patch_as_a_commit(capsys, pro
     assert not (project.tree / "pkg/docs").exists()
 
 
+def test_the_same_pin_and_series_give_the_same_commit_ids_anywhere(capsys, project, tmp_path):
+    """Committer = patch author at the patch date: builds are reproducible, and need no git identity."""
+    assert run(capsys, *project.args())[0] == 0
+    other = tmp_path / "elsewhere" / "tree"
+    assert run(capsys, "--lock", str(project.lock), "--tree", str(other))[0] == 0
+    assert Repo(other).head.commit.hexsha == Repo(project.tree).head.commit.hexsha
+
+
 @pytest.mark.parametrize("kind", ["bare path", "working clone", "file URL", "environment"])
 def test_any_source_holding_the_pin_will_do(capsys, project, upstream, monkeypatch, kind):
     write_lock(project.lock, "https://example.invalid/not-used.git", upstream.pin)

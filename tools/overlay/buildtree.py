@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from git import GitCommandError, InvalidGitRepositoryError, NoSuchPathError, Repo
 
@@ -137,13 +139,19 @@ def discard_work(repo: Repo) -> None:
     repo.git.clean("-fdq")
 
 
-def remove_tree(repo: Repo) -> None:
-    """Undo open_tree(create=True) on a tree that never got a checkout."""
-    path = Path(repo.working_tree_dir)
-    repo.close()
-    shutil.rmtree(path / ".git")
-    if not any(path.iterdir()):
-        path.rmdir()
+@contextmanager
+def removed_on_refusal(repo: Repo, is_new: bool) -> Iterator[None]:
+    """Undo open_tree(create=True) when the build is refused before anything was checked out."""
+    try:
+        yield
+    except OverlayError:
+        if is_new:
+            path = Path(repo.working_tree_dir)
+            repo.close()
+            shutil.rmtree(path / ".git")
+            if not any(path.iterdir()):
+                path.rmdir()
+        raise
 
 
 def check_paths_in_pin(repo: Repo, lock: Lock) -> None:
