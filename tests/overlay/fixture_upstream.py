@@ -59,6 +59,7 @@ def upstream(tmp_path_factory) -> Upstream:
             repo,
             {
                 "setup.py": "from setuptools import setup\nsetup(name='pkg')\n",
+                ".gitignore": "__pycache__/\n",
                 "pkg/__init__.py": "",
                 "pkg/core.py": CORE_V1,
                 "pkg/docs/manual.md": "# manual\n",
@@ -83,7 +84,7 @@ def upstream(tmp_path_factory) -> Upstream:
 
 
 def write_lock(path: Path, url: str, commit: str, overlay: str = "overlay", **extra) -> Path:
-    paths = extra.pop("paths", ["pkg", "setup.py"])
+    paths = extra.pop("paths", ["pkg", "setup.py", ".gitignore"])
     exclude = extra.pop("exclude", ["pkg/docs"])
     text = (
         "[upstream]\n"

@@ -70,7 +70,7 @@ def test_build_checks_out_the_pin_and_applies_each_patch_as_a_commit(capsys, pro
     assert (project.tree / "pkg/util.py").read_text() == "LIMIT = 501  # the decoder's trip count\n"
     assert (project.tree / "pkg/npu.py").is_file()  # new files come from patches
     # sparse: only the lock's paths, minus its excludes (the blob the mirror lacks is never needed)
-    assert sorted(p.name for p in project.tree.iterdir() if p.name != ".git") == ["pkg", "setup.py"]
+    assert sorted(p.name for p in project.tree.iterdir() if p.name != ".git") == [".gitignore", "pkg", "setup.py"]
     assert not (project.tree / "pkg/docs").exists()
 
 
@@ -154,7 +154,7 @@ def test_a_changed_series_rebuilds_the_branch_from_the_pin(capsys, project, upst
 
 def test_a_changed_lock_rebuilds_the_tree(capsys, project, upstream):
     assert run(capsys, *project.args())[0] == 0
-    write_lock(project.lock, str(upstream.bare), upstream.pin, paths=["pkg", "setup.py", "docs"])
+    write_lock(project.lock, str(upstream.bare), upstream.pin, paths=["pkg", "setup.py", ".gitignore", "docs"])
     code, _, err = run(capsys, *project.args())
     assert code == 0, err
     assert (project.tree / "docs/guide.md").read_text() == "# guide\n\nv2\n"
@@ -313,6 +313,10 @@ def test_check_passes_on_pin_plus_series_and_names_every_difference(capsys, proj
     assert code == 0, out + err
     assert "is exactly" in out
     assert _snapshot(project.tree) == before  # read-only: no commit, no index write, no object, no config
+    # what upstream's own .gitignore ignores is not a difference (byte code of an import, say)
+    (project.tree / "pkg/__pycache__").mkdir()
+    (project.tree / "pkg/__pycache__/core.cpython-311.pyc").write_bytes(b"\0")
+    assert run(capsys, *project.args("--check"))[0] == 0
 
     core = project.tree / "pkg/core.py"
     original = core.read_text()
@@ -339,7 +343,7 @@ def test_check_of_a_tree_never_built(capsys, project):
 
 def test_check_notices_a_sparse_set_that_differs_from_the_lock(capsys, project, upstream):
     assert run(capsys, *project.args())[0] == 0
-    write_lock(project.lock, str(upstream.bare), upstream.pin, paths=["pkg", "setup.py", "docs"])
+    write_lock(project.lock, str(upstream.bare), upstream.pin, paths=["pkg", "setup.py", ".gitignore", "docs"])
     code, out, _ = run(capsys, *project.args("--check"))
     assert code == 1 and "sparse paths differ" in out
 
