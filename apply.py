@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Build the patched PaddleOCR tree: the pinned upstream commit plus the overlay's patch series.
+
+    python apply.py                       # build/PaddleOCR, branch npu-overlay = pin + one commit per patch
+    python apply.py --check               # read-only: is the tree exactly pin + series? (exit 1 if not)
+    python apply.py --refresh             # write the branch's commits back into the overlay series
+    python apply.py --export-patches DIR  # the series as format-patch files, to attach to upstream PRs
+    python apply.py --pin-only            # just the pin, to author the first patch on
+
+The upstream source is the lock's URL unless --upstream or $PADDLEOCR_UPSTREAM names
+another one (a mirror URL, a bare git dir, a working clone): any source holding the
+pinned commit will do. Exit status: 0 done, 1 refused or failed (one line on stderr
+says why), 2 bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from git import GitCommandError
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))  # run from any folder: the engine lives next to this file
+
+from tools.overlay import buildtree, check, export, patches, source  # noqa: E402
+from tools.overlay.errors import OverlayError, git_stderr  # noqa: E402
+from tools.overlay.lock import Lock, load_lock  # noqa: E402
+from tools.overlay.series import Series, empty_series, load_series  # noqa: E402
+
+
+def build(args: argparse.Namespace) -> int:
+    lock = read_lock(args)  # what to build on
+    series = read_series(args, lock)  # what to put on it
+    is_new = not (args.tree / ".git").exists()
+    repo = buildtree.open_tree(args.tree, create=True)
+    state = buildtree.read_state(repo)
+    wanted = buildtree.fingerprint(lock, series)
+    if buildtree.is_built(repo, state, wanted):  # same lock, same patches, nobody's edits: nothing to do
+        say(f"{args.tree} is up to date: {summary(lock, series)}; nothing to do")
+        return 0
+    protect_work(repo, state, args.force)  # never lose uncommitted edits or commits made in the tree
+    with buildtree.removed_on_refusal(repo, is_new):  # a refused first build leaves no empty repository
+        fetch_pin(repo, lock, args.upstream)  # content-addressed: any source holding the commit
+        buildtree.check_paths_in_pin(repo, lock)  # a lock path missing upstream is a typo, not an empty dir
+    buildtree.checkout_pin(repo, lock)  # branch npu-overlay at the pin, sparse paths only
+    buildtree.write_state(repo, None, lock.commit)  # from here every commit on the branch is ours
+    patches.apply_series(repo, series, lambda head: buildtree.write_state(repo, None, head))
+    buildtree.write_state(repo, wanted, repo.head.commit.hexsha)
+    say(f"built {args.tree}: {summary(lock, series)}")
+    return 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    lock = read_lock(args)
+    series = read_series(args, lock)
+    repo = buildtree.open_tree(args.tree, create=False)
+    found = check.differences(repo, lock, series)
+    for line in found:
+        print(line)
+    if found:
+        print(f"apply.py: {args.tree} is not {summary(lock, series)}: {len(found)} difference(s)", file=sys.stderr)
+        return 1
+    say(f"{args.tree} is exactly {summary(lock, series)}")
+    return 0
+
+
+def refresh(args: argparse.Namespace) -> int:
+    lock = read_lock(args)
+    repo = buildtree.open_tree(args.tree, create=False)
+    if buildtree.am_in_progress(repo) or buildtree.changed_files(repo):
+        raise OverlayError(f"{args.tree}: uncommitted changes; commit them (they become patches) before --refresh")
+    if repo.head.is_detached or repo.active_branch.name != buildtree.BRANCH:
+        raise OverlayError(f"{args.tree}: HEAD is not on branch {buildtree.BRANCH}")
+    names = export.refresh_series(repo, lock)  # the branch is the review unit; the series follows it
+    series = load_series(lock.overlay_dir) if names else empty_series(lock.overlay_dir)
+    buildtree.write_state(repo, buildtree.fingerprint(lock, series), repo.head.commit.hexsha)
+    say(f"wrote {len(names)} patch(es) and the series to {lock.overlay_dir}")
+    return 0
+
+
+def export_patches(args: argparse.Namespace) -> int:
+    lock = read_lock(args)
+    series = read_series(args, lock)
+    repo = buildtree.open_tree(args.tree, create=False)
+    if not buildtree.is_built(repo, buildtree.read_state(repo), buildtree.fingerprint(lock, series)):
+        raise OverlayError(
+            f"{args.tree} is not {summary(lock, series)} (run apply.py, or --refresh to keep commits made there)"
+        )
+    names = export.export_patches(repo, lock, args.export_patches)
+    say(f"wrote {len(names)} patch(es) against upstream {lock.short} to {args.export_patches}")
+    return 0
+
+
+def read_lock(args: argparse.Namespace) -> Lock:
+    lock = load_lock(args.lock)
+    return dataclasses.replace(lock, overlay_dir=args.overlay) if args.overlay else lock
+
+
+def read_series(args: argparse.Namespace, lock: Lock) -> Series:
+    return empty_series(lock.overlay_dir) if args.pin_only else load_series(lock.overlay_dir)
+
+
+def protect_work(repo, state: buildtree.State, force: bool) -> None:
+    risk = buildtree.work_at_risk(repo, state)
+    if risk and not force:
+        raise OverlayError(
+            f"{repo.working_tree_dir}: {risk}; commit and run --refresh to keep the work in the overlay, "
+            "or --force to discard it"
+        )
+    if risk:
+        say(f"--force: discarding {risk}")
+        buildtree.discard_work(repo)
+
+
+def fetch_pin(repo, lock: Lock, override: str | None) -> None:
+    upstream = source.resolve_source(lock, override)
+    source.use_source(repo, upstream)
+    if not source.has_commit(repo, lock.commit):
+        say(f"fetching {lock.short} from {upstream.given}")
+        source.fetch_pin(repo, upstream, lock)
+
+
+def summary(lock: Lock, series: Series) -> str:
+    return f"upstream {lock.short} + {len(series.patches)} patch(es) from {series.directory.name}"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not the usage block
+        self.exit(2, f"apply.py: error: {message} (see --help)\n")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = Parser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_const", dest="action", const=verify,
+                      help="read-only: exit 1, naming the files, unless the tree is exactly pin + series")
+    mode.add_argument("--refresh", action="store_const", dest="action", const=refresh,
+                      help="write the branch's commits (pin..npu-overlay) back into the overlay series")
+    mode.add_argument("--export-patches", metavar="DIR", type=Path,
+                      help="write the series as git format-patch files against the pin into DIR")
+    parser.add_argument("--pin-only", action="store_true",
+                        help="the pinned tree without the overlay (to author patches on); with --check, check that")
+    parser.add_argument("--force", action="store_true",
+                        help="discard uncommitted edits and extra commits in the tree instead of stopping")
+    parser.add_argument("--upstream", metavar="URL_OR_PATH",
+                        help=f"where to fetch the pin from (default: ${source.ENV_VAR}, else the lock's url)")
+    parser.add_argument("--tree", type=Path, default=ROOT / "build" / "PaddleOCR",
+                        help="the build tree (default: build/PaddleOCR next to apply.py)")
+    parser.add_argument("--lock", type=Path, default=ROOT / "upstream.lock",
+                        help="the lock file (default: upstream.lock next to apply.py)")
+    parser.add_argument("--overlay", type=Path, metavar="DIR",
+                        help="overlay directory to use instead of the one the lock names")
+    args = parser.parse_args(argv)
+    if args.export_patches:
+        args.action = export_patches
+    args.action = args.action or build
+    if args.pin_only and args.action not in (build, verify):
+        parser.error("--pin-only goes with a build or --check")
+    for name in ("tree", "lock", "overlay", "export_patches"):
+        if getattr(args, name):
+            setattr(args, name, getattr(args, name).expanduser().resolve())
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return args.action(args)
+    except OverlayError as exc:
+        print(f"apply.py: error: {exc}", file=sys.stderr)
+    except GitCommandError as exc:  # git failed where we did not expect it: still one line, with git's reason
+        reason = (git_stderr(exc).strip().splitlines() or [str(exc.status)])[-1]
+        print(f"apply.py: error: git {exc.command[1] if len(exc.command) > 1 else ''} failed: {reason}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
