@@ -18,6 +18,8 @@ LOADER_PATCH = "tools/infer/inference_files.py"   # reads inference.json (Paddle
 EXPORT_PATCH = "tools/export_config.py"           # static input shape, _BASE_ configs
 DEVICE_PATCH = "tools/infer/device.py"            # --device and its preflight
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 
 def check_tree(tree: str | os.PathLike) -> Path:
     tree = Path(tree).resolve()
@@ -32,10 +34,14 @@ def has(tree: Path, patch_file: str) -> bool:
 
 
 def tree_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    # extra Python packages for the tree (e.g. apted for TEDS) may come through PADDLEOCR_TREE_PYTHONPATH
-    if os.environ.get("PADDLEOCR_TREE_PYTHONPATH"):
-        env["PYTHONPATH"] = os.environ["PADDLEOCR_TREE_PYTHONPATH"]
+    env = dict(os.environ)
+    # keep the caller's path (CANN puts its Python packages there) minus our repository;
+    # PADDLEOCR_TREE_PYTHONPATH adds packages for the tree only (e.g. apted for TEDS)
+    entries = [os.environ.get("PADDLEOCR_TREE_PYTHONPATH", "")] + os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    kept = [e for e in entries if e and Path(e).resolve() != REPO_ROOT]
+    env.pop("PYTHONPATH", None)
+    if kept:
+        env["PYTHONPATH"] = os.pathsep.join(kept)
     env.setdefault("OMP_NUM_THREADS", "2")
     env.update(extra or {})
     return env
