@@ -1,0 +1,35 @@
+"""Import the new files our overlay patches add, straight from the patch text.
+
+``git apply --include=PATH`` writes just that new file into a scratch directory, so the tests
+run exactly the code a patch would put into upstream's tree, without an upstream tree.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+OVERLAY = Path(__file__).resolve().parents[1] / "overlay" / "2.8"
+
+
+def patch_named(fragment: str) -> Path:
+    found = sorted(OVERLAY.glob(f"*{fragment}*.patch"))
+    assert len(found) == 1, f"expected one patch matching {fragment!r} in {OVERLAY}, found {found}"
+    return found[0]
+
+
+def extract(patch_fragment: str, path: str, dest: Path) -> Path:
+    """Write the file ``path`` that the patch creates under ``dest``; return its path."""
+    subprocess.run(["git", "apply", f"--include={path}", str(patch_named(patch_fragment))],
+                   cwd=dest, check=True, capture_output=True)
+    out = dest / path
+    assert out.is_file(), f"{patch_fragment} does not create {path}"
+    return out
+
+
+def load_module(file: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,108 @@
+"""The loader patch (0002) and the export-config patch (0003), on real Paddle exports."""
+
+import shutil
+
+import pytest
+import yaml
+
+from tests.overlay_files import extract, load_module
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return load_module(extract("inference.json", "tools/infer/inference_files.py",
+                               tmp_path_factory.mktemp("loader")), "inference_files")
+
+
+@pytest.fixture(scope="module")
+def export_config(tmp_path_factory):
+    return load_module(extract("static-input", "tools/export_config.py",
+                               tmp_path_factory.mktemp("export")), "export_config")
+
+
+@pytest.fixture(scope="module")
+def pir_export(tmp_path_factory):
+    """A real Paddle 3 export (PIR, inference.json) of a small conv layer."""
+    import paddle
+
+    out = tmp_path_factory.mktemp("pir") / "inference"
+    layer = paddle.nn.Conv2D(3, 4, 3)
+    layer.eval()
+    paddle.jit.save(paddle.jit.to_static(layer, input_spec=[paddle.static.InputSpec([1, 3, 8, 8], "float32")]), str(out))
+    return out.parent
+
+
+def test_paddle3_json_export_is_found_and_runs(files, pir_export):
+    from paddle import inference
+
+    program, params = files.find_inference_files(str(pir_export))
+    assert program.endswith("inference.json") and params.endswith("inference.pdiparams")
+    config = inference.Config(program, params)
+    config.disable_glog_info()
+    files.enable_memory_optim(config, program)  # must leave it off for PIR, or creation fails
+    inference.create_predictor(config)
+
+
+def test_old_pdmodel_export_is_still_found(files, slanet_plus_dir):
+    program, _ = files.find_inference_files(str(slanet_plus_dir))
+    assert program.endswith("inference.pdmodel")
+
+
+def test_json_is_ignored_by_old_paddle(files, pir_export, tmp_path):
+    with pytest.raises(ValueError, match="inference.pdmodel"):
+        files.find_inference_files(str(pir_export), suffixes=(".pdmodel",))
+
+
+def test_missing_params_and_missing_dir_are_named(files, pir_export, tmp_path):
+    shutil.copy(pir_export / "inference.json", tmp_path / "inference.json")
+    with pytest.raises(ValueError, match=r"no inference model in .*inference.json \+ inference.pdiparams"):
+        files.find_inference_files(str(tmp_path))
+    with pytest.raises(ValueError, match="does not exist"):
+        files.find_inference_files(str(tmp_path / "absent"))
+
+
+def _write_base(tmp_path):
+    base = {"Global": {"save_inference_dir": "./output/base"},
+            "Architecture": {"model_type": "table", "algorithm": "SLANet",
+                             "Backbone": {"name": "PPLCNet", "pretrained": True},
+                             "Head": {"name": "SLAHead", "hidden_size": 256}},
+            "Eval": {"dataset": {"transforms": [{"ResizeTableImage": {"max_len": 488}},
+                                                {"PaddingTableImage": {"size": [488, 488]}}]}}}
+    (tmp_path / "SLANet_ch.yml").write_text(yaml.safe_dump(base))
+
+
+def test_npu_config_overrides_its_base(export_config, tmp_path):
+    _write_base(tmp_path)
+    npu = extract("static-input", "configs/table/SLANet_ch_npu.yml", tmp_path)
+    shutil.move(npu, tmp_path / "SLANet_ch_npu.yml")
+    config = export_config.load_config(str(tmp_path / "SLANet_ch_npu.yml"))
+    arch = config["Architecture"]
+    assert arch["Head"] == {"name": "SLAHead", "hidden_size": 256, "decode_mode": "fixed"}
+    assert arch["Backbone"] == {"name": "PPLCNet", "pretrained": False}
+    assert arch["export_input_shape"] == [1, 3, 488, 488]
+    batch, shape = export_config.table_input_spec(arch, None, [3, -1, -1], config["Eval"]["dataset"]["transforms"])
+    assert (batch, shape) == (1, [3, 488, 488])
+
+
+def test_without_the_key_the_export_shape_is_upstreams(export_config):
+    assert export_config.table_input_spec({"algorithm": "SLANet"}, None, [3, -1, -1]) == (None, [3, -1, -1])
+
+
+@pytest.mark.parametrize("shape, message", [
+    ([1, 3, 512, 512], "differs from the 488x488"), ([1, 1, 488, 488], "3 channels"),
+    ([3, 488, 488], r"\[N, C, H, W\]"), ([0, 3, 488, 488], "batch"), ([1, 3, -1, 488], "H must be"),
+])
+def test_bad_static_shapes_are_refused(export_config, shape, message):
+    transforms = [{"PaddingTableImage": {"size": [488, 488]}}]
+    with pytest.raises(ValueError, match=message):
+        export_config.table_input_spec({"export_input_shape": shape}, None, [3, -1, -1], transforms)
+
+
+def test_base_cycles_and_missing_bases_are_named(export_config, tmp_path):
+    (tmp_path / "a.yml").write_text("_BASE_: b.yml\n")
+    (tmp_path / "b.yml").write_text("_BASE_: a.yml\n")
+    with pytest.raises(ValueError, match="inherits from itself"):
+        export_config.load_config(str(tmp_path / "a.yml"))
+    (tmp_path / "c.yml").write_text("_BASE_: nowhere.yml\n")
+    with pytest.raises(ValueError, match="nowhere.yml does not exist"):
+        export_config.load_config(str(tmp_path / "c.yml"))

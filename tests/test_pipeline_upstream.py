@@ -1,0 +1,54 @@
+"""The full regression on the CPU: pristine upstream at the pin against the patched tree,
+over the sample tables, with the real models (slow: two exports, two predict_table runs)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLES = ROOT / "tests" / "data" / "tables"
+
+
+@pytest.fixture(scope="module")
+def trees(upstream_source, tmp_path_factory):
+    base = tmp_path_factory.mktemp("trees")
+    env = dict(os.environ, PADDLEOCR_UPSTREAM=upstream_source)
+    proc = subprocess.run([sys.executable, "apply.py", "--tree", str(base / "patched")], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    from tools.pipeline.pristine import pristine_tree
+
+    return base / "patched", pristine_tree(base / "pristine", upstream_source)
+
+
+@pytest.mark.upstream
+def test_patched_tree_matches_upstream_on_every_sample_table(trees, tmp_path):
+    patched, pristine = trees
+    out = tmp_path / "regress"
+    proc = subprocess.run([sys.executable, "-m", "tools.pipeline.regress", "--tree", str(patched),
+                           "--pristine-tree", str(pristine), "--device", "cpu", "--images", str(TABLES),
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    comparison = json.loads((out / "comparison.json").read_text())
+    samples = sorted(p.name for p in TABLES.glob("*.png"))
+    assert sorted(r["name"] for r in comparison["images"]) == samples
+    assert all(r["tokens_equal"] for r in comparison["images"]), (out / "report.md").read_text()
+    assert proc.returncode == 0, (out / "report.md").read_text()
+    assert "**PASS**" in (out / "report.md").read_text()
+
+
+@pytest.mark.upstream
+def test_recorded_reference_is_reused_without_the_pristine_tree(trees, tmp_path):
+    patched, pristine = trees
+    first = tmp_path / "first"
+    subprocess.run([sys.executable, "-m", "tools.pipeline", "--tree", str(pristine), "--device", "cpu",
+                    "--images", str(TABLES), "--out", str(first)], cwd=ROOT, check=True, capture_output=True)
+    out = tmp_path / "again"
+    proc = subprocess.run([sys.executable, "-m", "tools.pipeline.regress", "--tree", str(patched),
+                           "--reference", str(first / "records.json"), "--device", "cpu",
+                           "--images", str(TABLES), "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert not (out / "reference").exists()
+    assert (out / "report.md").is_file(), proc.stderr

@@ -1,0 +1,5 @@
+import sys
+
+from tools.pipeline.run import main
+
+sys.exit(main())

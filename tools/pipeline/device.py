@@ -1,0 +1,66 @@
+"""The device a pipeline runs on: parsed and checked by the tree's own ``tools/infer/device.py``
+(added by our overlay), loaded by file path, so there is one implementation of the preflight.
+
+NPU runs get the flags a static-shape export wants, unless the caller's environment sets them:
+
+* ``FLAGS_npu_jit_compile=false``: graph mode, the whole static graph compiled once by CANN's
+  graph engine instead of op-by-op online compilation (which costs seconds per image on the
+  decode loop, PaddleOCR #13729).
+* ``FLAGS_npu_storage_format=false``: plain ND formats; set it to true to let Conv/BN use
+  Ascend's private formats (faster convolutions, worth measuring per model).
+* ``CUSTOM_DEVICE_BLACK_LIST``: comma-separated ops forced onto the CPU; empty by default.
+  Use it for an op the NPU check reports without an NPU kernel.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from tools.pipeline import PipelineError
+from tools.pipeline.tree import DEVICE_PATCH, has
+
+NPU_ENV_DEFAULTS = {
+    "FLAGS_npu_jit_compile": "false",
+    "FLAGS_npu_storage_format": "false",
+    "CUSTOM_DEVICE_BLACK_LIST": "",
+}
+
+
+def load_tree_device_module(tree: Path):
+    """The tree's ``tools/infer/device.py`` as a standalone module (it imports only the stdlib)."""
+    spec = importlib.util.spec_from_file_location("_tree_infer_device", tree / DEVICE_PATCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def preflight(tree: Path, spec: str):
+    """Parse and check the device; PipelineError naming what is missing. Returns the parsed Device."""
+    if not has(tree, DEVICE_PATCH):
+        # a pristine upstream tree: only its own use_gpu switch exists
+        if spec not in ("cpu", "gpu"):
+            raise PipelineError(f"{tree} has no device patch: it runs on cpu or gpu only, not {spec!r}")
+        return None
+    device = load_tree_device_module(tree)
+    try:
+        return device.require_device(spec)
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from None
+    except device.DeviceUnavailable as exc:
+        raise PipelineError(str(exc)) from None
+
+
+def predictor_flags(tree: Path, spec: str) -> list[str]:
+    """Upstream command-line flags that put det, rec and table on the device."""
+    if has(tree, DEVICE_PATCH):
+        return [f"--device={spec}"]
+    return [f"--use_gpu={spec == 'gpu'}"]
+
+
+def device_env(spec: str) -> dict[str, str]:
+    """Environment for the tree's processes: the NPU flags, the caller's values first."""
+    if not spec.startswith("npu"):
+        return {}
+    return {k: os.environ.get(k, v) for k, v in NPU_ENV_DEFAULTS.items()}

@@ -1,0 +1,28 @@
+"""TEDS between pairs of HTML tables, with upstream's own metric.
+
+Executed INSIDE an upstream tree (cwd = the tree), like record_tables.py:
+    python -c "$(cat teds_scores.py)" PAIRS_JSON SCORES_JSON
+PAIRS_JSON maps a name to [reference_html, candidate_html]; SCORES_JSON gets name -> score.
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.getcwd())
+
+
+def main(pairs_file, scores_file):
+    from ppstructure.table.table_metric import TEDS
+
+    with open(pairs_file, encoding="utf-8") as f:
+        pairs = json.load(f)
+    teds = TEDS(n_jobs=1)
+    scores = {name: float(teds.evaluate(cand, ref)) for name, (ref, cand) in pairs.items()}
+    with open(scores_file, "w", encoding="utf-8") as f:
+        json.dump(scores, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:3]))
