@@ -39,7 +39,7 @@ def test_paddle3_json_export_is_found_and_runs(files, pir_export):
     assert program.endswith("inference.json") and params.endswith("inference.pdiparams")
     config = inference.Config(program, params)
     config.disable_glog_info()
-    files.enable_memory_optim(config, program)  # must leave it off for PIR, or creation fails
+    files.configure_for_program(config, program)  # memory optimisation on PIR fails creation
     inference.create_predictor(config)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from overlay_sources import load_added_module
+from test_static_decode_parity import load_static_decoder
 from tools.convert_weights import head_params
 from tools.npu_check import check_model, default_kernel_list
 
@@ -30,7 +30,8 @@ def kernels():
 def _export(slanet_plus_dir, out, mode, interval):
     import paddle
 
-    decoder = load_added_module("ppocr/modeling/heads/table_static_decode.py")
+    (out / "src").mkdir()
+    decoder = load_static_decoder(out / "src")
     weights = head_params(slanet_plus_dir, "SLANet_ch")
 
     class HeadGraph(paddle.nn.Layer):
