@@ -23,3 +23,19 @@ def slanet_plus_dir():
     from tools.model_cache import model_dir
 
     return model_dir("slanet_plus")
+
+
+@pytest.fixture(scope="session")
+def pin_tree(upstream_source, tmp_path_factory):
+    """The pinned upstream commit's code, checked out by the overlay engine (no patches)."""
+    from tools.pipeline.pristine import build_tree
+
+    return build_tree(tmp_path_factory.mktemp("pin") / "PaddleOCR", upstream_source, pin_only=True)
+
+
+@pytest.fixture(scope="session")
+def patched_tree(upstream_source, tmp_path_factory):
+    """The pin plus this repository's overlay series, as `python apply.py` builds it."""
+    from tools.pipeline.pristine import build_tree
+
+    return build_tree(tmp_path_factory.mktemp("patched") / "PaddleOCR", upstream_source, pin_only=False)

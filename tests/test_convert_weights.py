@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from inference_runner import run_inference_model
-from pin_tree import pin_tree  # noqa: F401  (fixture)
 from tools.convert_weights import MAPS_DIR, convert, head_params, load_inference_params, load_map, write_map
 from tools.table_input import preprocess, read_image
 
@@ -150,13 +149,13 @@ SLANET_CH_CONFIG = "configs/table/SLANet_ch.yml"
 
 
 @pytest.mark.upstream
-def test_committed_map_is_what_upstream_builds(pin_tree, tmp_path):  # noqa: F811
+def test_committed_map_is_what_upstream_builds(pin_tree, tmp_path):
     fresh = write_map(pin_tree, SLANET_CH_CONFIG, tmp_path / "SLANet_ch.json")
     assert json.loads(fresh.read_text()) == json.loads((MAPS_DIR / "SLANet_ch.json").read_text())
 
 
 @pytest.mark.upstream
-def test_write_map_with_a_missing_config_is_one_line(pin_tree, tmp_path):  # noqa: F811
+def test_write_map_with_a_missing_config_is_one_line(pin_tree, tmp_path):
     proc = run_cli("--write-map", str(tmp_path / "m.json"), "--upstream", str(pin_tree),
                    "--config", "configs/table/NoSuch.yml")
     assert_one_line_error(proc, "configs/table/NoSuch.yml")
@@ -165,7 +164,7 @@ def test_write_map_with_a_missing_config_is_one_line(pin_tree, tmp_path):  # noq
 
 @pytest.mark.upstream
 def test_upstream_export_of_converted_weights_reproduces_the_original(
-    pin_tree, slanet_plus_dir, converted, tmp_path  # noqa: F811
+    pin_tree, slanet_plus_dir, converted, tmp_path
 ):
     out_dir = tmp_path / "export"
     env = dict(os.environ, FLAGS_enable_pir_api="0", PYTHONPATH=str(pin_tree))

@@ -12,13 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from pin_tree import pin_tree  # noqa: F401  (fixture)
 
 from tools.npu_check import check_model, default_kernel_list
 
 
 @pytest.fixture(scope="module")
-def slanet_ch_pir_export(pin_tree, tmp_path_factory) -> Path:  # noqa: F811
+def slanet_ch_pir_export(pin_tree, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("slanet_ch_pir")
     cmd = [sys.executable, "tools/export_model.py", "-c", "configs/table/SLANet_ch.yml", "-o",
            f"Global.save_inference_dir={out}", "Global.pretrained_model=null",

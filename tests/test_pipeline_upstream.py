@@ -14,15 +14,8 @@ TABLES = ROOT / "tests" / "data" / "tables"
 
 
 @pytest.fixture(scope="module")
-def trees(upstream_source, tmp_path_factory):
-    base = tmp_path_factory.mktemp("trees")
-    env = dict(os.environ, PADDLEOCR_UPSTREAM=upstream_source)
-    proc = subprocess.run([sys.executable, "apply.py", "--tree", str(base / "patched")], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    from tools.pipeline.pristine import pristine_tree
-
-    return base / "patched", pristine_tree(base / "pristine", upstream_source)
+def trees(patched_tree, pin_tree):
+    return patched_tree, pin_tree
 
 
 @pytest.mark.upstream

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pin_tree import pin_tree  # noqa: F401  (fixture)
 from tools.render_tables import SAMPLES, TableSpec, random_spec, render
 
 REPO = Path(__file__).resolve().parents[1]
@@ -147,7 +146,7 @@ def test_cli_without_output_is_an_error():
 
 
 @pytest.mark.upstream
-def test_tokens_come_from_upstreams_table_vocabulary(pin_tree):  # noqa: F811
+def test_tokens_come_from_upstreams_table_vocabulary(pin_tree):
     vocabulary = (pin_tree / "ppocr/utils/dict/table_structure_dict_ch.txt").read_text(encoding="utf-8").splitlines()
     for name in SAMPLE_NAMES:
         record = load_sample(name)
@@ -175,7 +174,7 @@ json.dump(out, open(sys.argv[2], "w"))
 
 
 @pytest.mark.upstream
-def test_slanet_plus_reads_plain_grids_as_drawn(pin_tree, slanet_plus_dir, tmp_path):  # noqa: F811
+def test_slanet_plus_reads_plain_grids_as_drawn(pin_tree, slanet_plus_dir, tmp_path):
     import numpy as np
 
     from inference_runner import run_inference_model

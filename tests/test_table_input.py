@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pin_tree import pin_tree  # noqa: F401  (fixture)
 from tools.table_input import MAX_LEN, preprocess, read_image
 
 TABLES = Path(__file__).resolve().parent / "data" / "tables"
@@ -53,7 +52,7 @@ np.savez(sys.argv[1], **out)
 
 
 @pytest.mark.upstream
-def test_same_as_upstreams_operators(pin_tree, tmp_path):  # noqa: F811
+def test_same_as_upstreams_operators(pin_tree, tmp_path):
     proc = subprocess.run([sys.executable, "-c", UPSTREAM, str(tmp_path / "up.npz"), *map(str, IMAGES)],
                           cwd=pin_tree, env=dict(os.environ, PYTHONPATH=str(pin_tree)), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]

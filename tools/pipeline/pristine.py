@@ -1,50 +1,33 @@
 """A pristine upstream tree at the pin: the reference the patched tree is compared with.
 
-Checked out sparsely (the code paths named in ``upstream.lock``) from any git history that
-holds the pinned commit: ``PADDLEOCR_UPSTREAM`` (a URL or a local mirror) or upstream's URL.
+Built by the overlay engine itself (``apply.py --pin-only``), so it is checked out exactly as
+the patched tree is (same lock, same sparse paths), from any git history that holds the
+pinned commit: ``source``, else ``PADDLEOCR_UPSTREAM``, else upstream's URL.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
+import subprocess
+import sys
 from pathlib import Path
 
 from tools.pipeline import PipelineError
 
-LOCK = Path(__file__).resolve().parents[2] / "upstream.lock"
+APPLY = Path(__file__).resolve().parents[2] / "apply.py"
 
 
-def read_lock(lock: Path = LOCK) -> dict:
-    if not lock.is_file():
-        raise PipelineError(f"{lock.name} not found: no pinned upstream commit to build a pristine tree from")
-    with lock.open("rb") as fh:
-        return tomllib.load(fh)
+def build_tree(dest: str | os.PathLike, source: str | None = None, pin_only: bool = True) -> Path:
+    """``dest`` holding the pin (``pin_only``) or the pin plus the overlay series."""
+    cmd = [sys.executable, str(APPLY), "--tree", str(dest)] + (["--pin-only"] if pin_only else [])
+    if source:
+        cmd += ["--upstream", source]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        raise PipelineError(lines[-1] if lines else f"apply.py exited {proc.returncode}")
+    return Path(dest).resolve()
 
 
-def pristine_tree(dest: str | os.PathLike, source: str | None = None, lock: Path = LOCK) -> Path:
-    """``dest`` holding the pinned commit's code; reused when it is already that commit."""
-    import git
-
-    data = read_lock(lock)
-    commit = data["upstream"]["commit"]
-    source = source or os.environ.get("PADDLEOCR_UPSTREAM") or data["upstream"]["url"]
-    dest = Path(dest).resolve()
-    if (dest / ".git").exists():
-        repo = git.Repo(dest)
-        if repo.head.commit.hexsha == commit and not repo.is_dirty(untracked_files=False):
-            return dest
-        raise PipelineError(f"{dest} exists but is not a clean checkout of the pin {commit[:12]}; remove it")
-    if dest.exists() and any(dest.iterdir()):
-        raise PipelineError(f"{dest} exists and is not a git checkout; remove it or choose another path")
-    checkout = data.get("checkout", {})
-    patterns = [f"/{p}" + ("/" if "." not in Path(p).name else "") for p in checkout.get("paths", [])]
-    patterns += [f"!/{p}/" for p in checkout.get("exclude", [])]
-    try:
-        repo = git.Repo.clone_from(source, dest, no_checkout=True, filter="blob:none")
-        repo.git.sparse_checkout("set", "--no-cone", *patterns)
-        repo.git.checkout(commit)
-    except git.GitCommandError as exc:
-        raise PipelineError(f"could not check out {commit[:12]} from {source}: "
-                            f"{(exc.stderr or str(exc)).strip().splitlines()[-1]}") from None
-    return dest
+def pristine_tree(dest: str | os.PathLike, source: str | None = None) -> Path:
+    return build_tree(dest, source, pin_only=True)
