@@ -85,6 +85,9 @@ def test_fit_and_medians_follow_from_the_samples(no_export_run):
     assert fit["per_step_ms"] == pytest.approx((t2 - t1) / (s2 - s1), rel=1e-6)
     assert fit["intercept_ms"] + fit["slope_ms"] * s1 == pytest.approx(t1, rel=1e-6)
     assert fit["per_step_ratio_vs_upstream"] == pytest.approx(1.0)
+    # upstream's loop body as PaddleX exported it: one step per iteration
+    assert fit["exported_ops_per_step"] == int(fit["exported_ops_per_step"]) > 0
+    assert fit["us_per_op"] == pytest.approx(1000 * fit["per_step_ms"] / fit["exported_ops_per_step"])
     assert result["analysis"]["backbone_ms"] is None
 
 

@@ -76,6 +76,10 @@ def test_backbone_fits_and_targets_follow_from_the_medians(full_run):
     fixed_e2e = sorted(r["median_ms"] for r in rows["overlay-fixed"].values())
     assert fixed["per_step_ms"] == pytest.approx((sum(fixed_e2e) / 2 - backbone) / 501)  # median of two = mean
     assert "backbone" in fixed["method"]
+    # the rewrite's point: far fewer ops per decode step than upstream's loop, in both modes
+    upstream_ops = analysis["fits"]["upstream"]["exported_ops_per_step"]
+    for name in (f"overlay-early_stop-K{INTERVAL}", "overlay-fixed"):
+        assert analysis["fits"][name]["exported_ops_per_step"] < upstream_ops / 2, name
     for target in analysis["targets"]:
         assert target["status"] in ("pass", "fail") and target["checks"], target
         assert target["status"] == ("pass" if all(c["pass"] for c in target["checks"]) else "fail")

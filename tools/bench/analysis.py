@@ -14,6 +14,7 @@ import numpy as np
 
 from tools.bench.measure import Measurement, compare
 from tools.bench.models import FEATURES, REFERENCE
+from tools.bench.program_ops import count_ops, ops_per_step
 
 PER_STEP_FACTOR = 5.0            # per-step cost at least 5x lower than upstream's export
 EARLY_STOP_SPEEDUP = 3.0         # early_stop end to end at least 3x faster ...
@@ -150,10 +151,22 @@ def correctness(m: Measurement, rows: dict) -> list[dict]:
             for name, images in rows.items() for image, r in images.items() if r.get("tokens_equal") is False]
 
 
+def add_op_counts(m: Measurement, fits: dict) -> None:
+    """Exported ops per decode step next to each fit, and the time per op they imply."""
+    counts = {x.name: count_ops(x.program) for x in m.models}
+    kinds = {x.name: (x.decode_mode, x.early_stop_interval) for x in m.models}
+    per_step = ops_per_step(counts, kinds, FEATURES if FEATURES in counts else None)
+    for name, fit in fits.items():
+        ops = per_step.get(name)
+        fit["exported_ops_per_step"] = ops
+        fit["us_per_op"] = 1000.0 * fit["per_step_ms"] / ops if ops and fit["per_step_ms"] is not None else None
+
+
 def analyse(m: Measurement) -> dict:
     rows = per_image(m)
     backbone = backbone_ms(rows)
     fits = decode_fits(m, rows, backbone)
+    add_op_counts(m, fits)
     speedup = speedups(m, rows)
     return {"backbone_ms": backbone, "per_image": rows, "fits": fits, "speedup_vs_upstream": speedup,
             "targets": targets(m, rows, fits, speedup), "token_mismatches": correctness(m, rows)}
