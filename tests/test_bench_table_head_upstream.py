@@ -31,8 +31,9 @@ def trees(upstream_source, tmp_path_factory):
     return base / "patched", base / "pin"
 
 
-def bench(*args):
-    return subprocess.run([sys.executable, "-m", "tools.bench_table_head", *map(str, args)], cwd=ROOT,
+def bench(*args, cwd=ROOT):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "tools.bench_table_head", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True)
 
 
@@ -42,9 +43,11 @@ def full_run(trees, tmp_path_factory):
     images = tmp_path_factory.mktemp("tables")
     for name in ("grid_5x4.png", "merged_8x5.png"):
         shutil.copyfile(TABLES / name, images / name)
-    out = tmp_path_factory.mktemp("bench")
-    proc = bench("--tree", patched, "--pin-tree", pin, "--images", images, "--out", out, "--repeats", 1,
-                 "--warmup", 1, "--threads", 1, "--intervals", INTERVAL, "--overwrite")
+    work = tmp_path_factory.mktemp("bench")
+    out = work / "out"
+    # run from elsewhere with a relative --out: the exports run with cwd = the tree
+    proc = bench("--tree", patched, "--pin-tree", pin, "--images", images, "--out", "out", "--repeats", 1,
+                 "--warmup", 1, "--threads", 1, "--intervals", INTERVAL, cwd=work)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((out / "bench.json").read_text()), (out / "report.md").read_text()
 

@@ -55,6 +55,10 @@ def parse_args(argv):
                         help="early_stop_interval values to export (default: 1,8)")
     parser.add_argument("--no-export", action="store_true",
                         help="time only PaddleX's upstream export: no tree needed, no overlay, no backbone time")
+    parser.add_argument("--quiet-load", type=float, metavar="LOAD",
+                        help="after exporting, wait (up to --quiet-wait seconds) until the 1-minute load "
+                             "average is under LOAD before timing; other jobs on the CPU skew every number")
+    parser.add_argument("--quiet-wait", type=positive, default=1800, help="seconds to wait for --quiet-load")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bench.json in --out")
     return parser.parse_args(argv)
 
@@ -74,6 +78,19 @@ def load_images(folder: str) -> dict:
     return {c.path.name: preprocess(read_image(c.path))[0] for c in checks}
 
 
+def wait_for_quiet(load: float, max_seconds: int, log, poll: float = 15.0) -> None:
+    import os
+    import time
+
+    deadline = time.monotonic() + max_seconds
+    while (current := os.getloadavg()[0]) >= load:
+        if time.monotonic() > deadline:
+            raise BenchError(f"the 1-minute load average stayed at or above {load} for {max_seconds} s "
+                             f"(now {current:.2f}); nothing timed")
+        log(f"load average {current:.2f} >= {load}: waiting")
+        time.sleep(poll)
+
+
 def run(args, log) -> dict:
     from tools.bench import analysis, models, report
     from tools.bench.measure import measure
@@ -90,8 +107,10 @@ def run(args, log) -> dict:
     pin_tree = models.check_pin_tree(args.pin_tree) if args.pin_tree else None
     batches = load_images(args.images)
 
-    work = out / "models"
+    work = out.resolve() / "models"  # exports run with cwd = the tree
     bench_models, notes = models.prepare_models(work, tree, pin_tree, args.intervals, log)
+    if args.quiet_load is not None:
+        wait_for_quiet(args.quiet_load, args.quiet_wait, log)
     env = report.environment(args.threads, args.repeats, args.warmup, config_summary(args.threads))
     log(f"timing {len(bench_models)} models on {len(batches)} images, {args.repeats} rounds")
     measurement = measure(bench_models, batches, args.threads, args.repeats, args.warmup, log)

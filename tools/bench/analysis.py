@@ -75,6 +75,14 @@ def decode_fits(m: Measurement, rows: dict, backbone: float | None) -> dict[str,
                    "method": f"(end-to-end - backbone) / {steps[0]} steps"}
         else:
             fit = {"per_step_ms": None, "method": "one step count and no backbone time: not derivable"}
+        # the same from the fastest run of each image: less sensitive to other jobs on the CPU
+        minima = [images[i]["min_ms"] for i in m.images]
+        low = fit_line(steps, minima)
+        if low is not None:
+            fit["per_step_ms_from_minima"] = low["slope_ms"]
+        elif backbone is not None and FEATURES in rows:
+            fastest_backbone = min(r["min_ms"] for r in rows[FEATURES].values())
+            fit["per_step_ms_from_minima"] = (min(minima) - fastest_backbone) / steps[0]
         fits[model.name] = fit
     ref = fits.get(REFERENCE, {}).get("per_step_ms")
     for name, fit in fits.items():

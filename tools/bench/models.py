@@ -124,7 +124,7 @@ def export_upstream_pir(pin_tree: Path, work: Path, weights: Path) -> BenchModel
 
 def export_features(tree: Path, work: Path, weights: Path) -> BenchModel:
     """Backbone + neck, by our script copied out of the repository and run in the tree."""
-    out = _fresh(work / FEATURES)
+    out = _fresh(work / FEATURES).resolve()  # the script runs with cwd = the tree
     script = out / FEATURES_SCRIPT.name
     shutil.copyfile(FEATURES_SCRIPT, script)
     log = out / "export.log"
