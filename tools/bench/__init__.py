@@ -5,6 +5,7 @@
 * ``features_export`` (run inside an upstream tree) exports backbone + neck without the head
 * ``predictors``  Paddle Inference predictors configured like upstream's table predictor on CPU
 * ``measure``     warm-up, interleaved timing rounds, tokens and steps from the outputs
+* ``program_ops`` exported ops per decode step (what a step's cost on the CPU follows)
 * ``analysis``    per-step fits, ratios against upstream, the issue's targets
 * ``report``      bench.json and report.md
 """
