@@ -50,8 +50,10 @@ def find_export(export_dir: Path) -> Path | None:
 
 
 def export_table_model(tree: Path, work: Path, checkpoint: str | None = None,
-                       config: str | None = None, options: list[str] | None = None) -> dict:
-    """Run upstream's export; returns what was exported from what."""
+                       config: str | None = None, options: list[str] | None = None,
+                       env: dict[str, str] | None = None) -> dict:
+    """Run upstream's export; returns what was exported from what. ``env`` overrides the
+    environment chosen here (e.g. ``FLAGS_enable_pir_api=1`` for a PIR export of a pristine tree)."""
     config = config or default_config(tree)
     if not (tree / config).is_file():
         raise PipelineError(f"config {config} is not in {tree}")
@@ -59,7 +61,7 @@ def export_table_model(tree: Path, work: Path, checkpoint: str | None = None,
     export_dir = (work / "export").resolve()
     opts = [f"Global.pretrained_model={prefix}", f"Global.save_inference_dir={export_dir}",
             "Architecture.Backbone.pretrained=False", *(options or [])]
-    env = {} if has(tree, LOADER_PATCH) else {"FLAGS_enable_pir_api": "0"}
+    env = {**({} if has(tree, LOADER_PATCH) else {"FLAGS_enable_pir_api": "0"}), **(env or {})}
     log = work / "logs" / "export.log"
     proc = run_in_tree(tree, ["tools/export_model.py", "-c", config, "-o", *opts], log, env)
     program = find_export(export_dir)

@@ -1,0 +1,88 @@
+"""Timing every model on every image in one process, interleaved, and what each model decoded.
+
+Protocol: every predictor is warmed up on every image first (PIR programs compile and cache
+on their first runs), then each round runs every image through every model; the model order
+rotates from one (round, image) to the next, so that no model always runs right after the
+same other one. The statistic kept per (model, image) is the median over the rounds.
+
+Steps: a table model's output has one row per decode step it ran (upstream stops one step
+after end-of-sequence, the overlay's early_stop at the end of a block, fixed always runs
+max_text_length + 1); the table itself is the tokens up to the first end-of-sequence after
+position 0, and that is what post-processing (TableLabelDecode) reads.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tools.bench.models import FEATURES, BenchModel
+from tools.bench.predictors import TimedPredictor
+
+EOS = 49  # SLANet_ch / SLANet_plus structure dictionary: end-of-sequence is the last class
+
+
+@dataclass
+class Decoded:
+    steps_run: int            # rows of the output: steps the model actually ran
+    sequence_steps: int       # first end-of-sequence (after position 0) + 1
+    tokens: np.ndarray        # the sequence itself, end-of-sequence included
+    structure: np.ndarray     # [steps_run, classes] probabilities
+    loc: np.ndarray           # [steps_run, loc_reg_num]
+
+
+@dataclass
+class Measurement:
+    models: list[BenchModel]
+    images: list[str]
+    seconds: dict[str, dict[str, list[float]]] = field(default_factory=dict)   # model -> image -> samples
+    decoded: dict[str, dict[str, Decoded]] = field(default_factory=dict)       # table models only
+
+    def median_ms(self, model: str, image: str) -> float:
+        return 1000.0 * statistics.median(self.seconds[model][image])
+
+
+def decode_outputs(outputs: list[np.ndarray], eos: int = EOS) -> Decoded:
+    """Upstream's predictor order: outputs[0] loc_preds, outputs[1] structure_probs (batch of one)."""
+    if len(outputs) != 2 or outputs[1].ndim != 3 or outputs[1].shape[-1] != eos + 1:
+        raise ValueError(f"not a SLANet output: shapes {[o.shape for o in outputs]}")
+    loc, structure = outputs[0][0], outputs[1][0]
+    tokens = structure.argmax(axis=-1)
+    ends = np.nonzero(tokens[1:] == eos)[0]
+    length = int(ends[0]) + 2 if len(ends) else len(tokens)
+    return Decoded(int(structure.shape[0]), length, tokens[:length], structure, loc)
+
+
+def compare(decoded: Decoded, reference: Decoded) -> dict:
+    """Same tables? Tokens equal, and how far the probabilities and boxes are over the table."""
+    same = decoded.sequence_steps == reference.sequence_steps and np.array_equal(decoded.tokens, reference.tokens)
+    n = min(decoded.sequence_steps, reference.sequence_steps)
+    return {
+        "tokens_equal": bool(same),
+        "max_abs_diff_structure": float(np.abs(decoded.structure[:n] - reference.structure[:n]).max()),
+        "max_abs_diff_loc": float(np.abs(decoded.loc[:n] - reference.loc[:n]).max()),
+    }
+
+
+def measure(models: list[BenchModel], batches: dict[str, np.ndarray], threads: int, repeats: int,
+            warmup: int = 2, log=print) -> Measurement:
+    images = list(batches)
+    predictors = {m.name: TimedPredictor(m.program, threads) for m in models}
+    result = Measurement(models, images)
+    for name, predictor in predictors.items():
+        result.seconds[name] = {image: [] for image in images}
+        for image, batch in batches.items():
+            for _ in range(warmup):
+                outputs = predictor.run(batch).outputs
+            if name != FEATURES:
+                result.decoded.setdefault(name, {})[image] = decode_outputs(outputs)
+    names = list(predictors)
+    for round_ in range(repeats):
+        for i, (image, batch) in enumerate(batches.items()):
+            shift = (round_ * len(images) + i) % len(names)
+            for name in names[shift:] + names[:shift]:
+                result.seconds[name][image].append(predictors[name].run(batch).seconds)
+        log(f"round {round_ + 1}/{repeats} done")
+    return result

@@ -1,0 +1,169 @@
+"""The models the benchmark compares, all from the same SLANet_plus weights.
+
+* ``upstream``: PaddleX's own SLANet_plus export (ProgramDesc ``.pdmodel``, upstream's
+  SLAHead loop), the model upstream users actually run; the reference for every ratio.
+* ``upstream-pir``: the pristine pin tree's ``tools/export_model.py`` on the converted
+  weights, in Paddle 3's PIR format (optional: needs a pristine tree).
+* ``overlay-early_stop-K<k>`` / ``overlay-fixed``: the patched tree's export with its static
+  deployment config and ``Architecture.Head.decode_mode`` / ``early_stop_interval``.
+* ``features``: the same backbone + neck without the head (``features_export.py``), whose
+  time is the backbone time the decode cost is measured against.
+
+Exports run upstream's scripts in subprocesses with cwd = the tree (``tools.pipeline.tree``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tools.bench import BenchError
+from tools.pipeline import PipelineError
+from tools.pipeline.export import NPU_CONFIG, PLAIN_CONFIG, checkpoint_prefix, export_table_model, find_export
+from tools.pipeline.tree import check_tree, last_error_line, run_in_tree
+
+DECODER_PATCH = "ppocr/modeling/heads/table_static_decode.py"  # overlay 0001: decode_mode
+FEATURES_SCRIPT = Path(__file__).with_name("features_export.py")
+INPUT_HW = (488, 488)  # PaddingTableImage's size: what every table predictor is fed
+
+REFERENCE = "upstream"
+FEATURES = "features"
+
+
+@dataclass
+class BenchModel:
+    name: str
+    kind: str          # reference | upstream | overlay | features
+    program: str       # inference.json / inference.pdmodel path
+    made_by: str       # how it was exported, in one line
+    decode_mode: str | None = None          # overlay: fixed | early_stop; upstream: early stop by nature
+    early_stop_interval: int | None = None
+
+    def to_json(self, out: Path) -> dict:
+        """As recorded in bench.json: the program relative to --out (no machine paths)."""
+        data = asdict(self)
+        program = Path(self.program).resolve()
+        out = out.resolve()
+        data["program"] = (str(program.relative_to(out)) if program.is_relative_to(out)
+                           else f"model cache: {program.parent.name}/{program.name}")
+        return data
+
+
+def overlay_name(mode: str, interval: int) -> str:
+    return "overlay-fixed" if mode == "fixed" else f"overlay-early_stop-K{interval}"
+
+
+def reference_model() -> BenchModel:
+    from tools.model_cache import model_dir
+
+    program = find_export(Path(model_dir("slanet_plus")))
+    if program is None:
+        raise BenchError("the cached SLANet_plus model has no inference.pdmodel/.pdiparams")
+    return BenchModel(REFERENCE, "reference", str(program), "PaddleX's SLANet_plus export (upstream SLAHead loop)",
+                      "early_stop", 1)
+
+
+def check_overlay_tree(tree: str | Path) -> Path:
+    try:
+        tree = check_tree(tree)
+    except PipelineError as exc:
+        raise BenchError(str(exc)) from None
+    for needed, what in ((DECODER_PATCH, "no Architecture.Head.decode_mode support"),
+                         (NPU_CONFIG, "no static-input export config")):
+        if not (tree / needed).is_file():
+            raise BenchError(f"{tree} is not a patched tree ({what}: {needed} is missing); "
+                             "build one with `python apply.py`")
+    return tree
+
+
+def check_pin_tree(tree: str | Path) -> Path:
+    try:
+        tree = check_tree(tree)
+    except PipelineError as exc:
+        raise BenchError(str(exc)) from None
+    if (tree / DECODER_PATCH).exists():
+        raise BenchError(f"{tree} carries the overlay ({DECODER_PATCH}); --pin-tree wants a pristine tree "
+                         "(`python apply.py --pin-only --tree DIR`)")
+    return tree
+
+
+def _fresh(path: Path) -> Path:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def _export(tree: Path, work: Path, weights: Path, config: str, options: list[str],
+            env: dict[str, str] | None = None) -> Path:
+    try:
+        made = export_table_model(tree, _fresh(work), checkpoint=str(weights), config=config,
+                                  options=options, env=env)
+    except PipelineError as exc:
+        raise BenchError(str(exc)) from None
+    return Path(made["dir"]) / made["program"]
+
+
+def export_overlay(tree: Path, work: Path, weights: Path, mode: str, interval: int) -> BenchModel:
+    name = overlay_name(mode, interval)
+    options = [f"Architecture.Head.decode_mode={mode}"]
+    if mode == "early_stop":
+        options.append(f"Architecture.Head.early_stop_interval={interval}")
+    program = _export(tree, work / name, weights, NPU_CONFIG, options)
+    return BenchModel(name, "overlay", str(program), f"patched tree: export_model.py -c {NPU_CONFIG} "
+                      + " ".join(options), mode, interval if mode == "early_stop" else None)
+
+
+def export_upstream_pir(pin_tree: Path, work: Path, weights: Path) -> BenchModel:
+    name = "upstream-pir"
+    program = _export(pin_tree, work / name, weights, PLAIN_CONFIG, [], {"FLAGS_enable_pir_api": "1"})
+    return BenchModel(name, "upstream", str(program), f"pristine pin tree: export_model.py -c {PLAIN_CONFIG} (PIR)",
+                      "early_stop", 1)
+
+
+def export_features(tree: Path, work: Path, weights: Path) -> BenchModel:
+    """Backbone + neck, by our script copied out of the repository and run in the tree."""
+    out = _fresh(work / FEATURES).resolve()  # the script runs with cwd = the tree
+    script = out / FEATURES_SCRIPT.name
+    shutil.copyfile(FEATURES_SCRIPT, script)
+    log = out / "export.log"
+    proc = run_in_tree(tree, [str(script), PLAIN_CONFIG, str(weights), str(out / "export" / "inference"),
+                              str(INPUT_HW[0]), str(INPUT_HW[1])], log)
+    program = find_export(out / "export")
+    if proc.returncode != 0 or program is None:
+        raise BenchError(f"features export failed ({log}): {last_error_line(log)}")
+    return BenchModel(FEATURES, "features", str(program),
+                      f"patched tree: {PLAIN_CONFIG} without its Head, static [1, 3, {INPUT_HW[0]}, {INPUT_HW[1]}]")
+
+
+def prepare_models(work: Path, tree: Path | None, pin_tree: Path | None, intervals: list[int],
+                   log=print) -> tuple[list[BenchModel], list[str]]:
+    """Every model to time (reference first) and notes on the ones left out."""
+    models, notes = [reference_model()], []
+    if tree is None and pin_tree is None:
+        notes.append("--no-export: only PaddleX's upstream export is timed; no backbone time, no overlay")
+        return models, notes
+    weights = converted_weights(work)
+    if pin_tree is not None:
+        log("exporting upstream-pir from the pristine tree")
+        models.append(export_upstream_pir(pin_tree, work, weights))
+    else:
+        notes.append("upstream-pir skipped: no --pin-tree (a pristine tree, `python apply.py --pin-only --tree DIR`)")
+    if tree is not None:
+        for interval in intervals:
+            log(f"exporting {overlay_name('early_stop', interval)}")
+            models.append(export_overlay(tree, work, weights, "early_stop", interval))
+        log("exporting overlay-fixed")
+        models.append(export_overlay(tree, work, weights, "fixed", 1))
+        log("exporting features (backbone + neck)")
+        models.append(export_features(tree, work, weights))
+    return models, notes
+
+
+def converted_weights(work: Path) -> Path:
+    """SLANet_plus's weights in upstream's SLANet_ch layout (``tools.convert_weights``), once per --out."""
+    try:
+        return checkpoint_prefix(None, work)
+    except PipelineError as exc:
+        raise BenchError(str(exc)) from None

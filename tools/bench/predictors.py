@@ -1,0 +1,71 @@
+"""Paddle Inference predictors on the CPU, configured like upstream's ``create_predictor``
+(tools/infer/utility.py) configures the table model there, with two deliberate choices:
+
+* oneDNN off (``disable_mkldnn``): upstream's default (``--enable_mkldnn=False``). Paddle 3
+  turns oneDNN on by default for PIR programs, and it moves SLANet's outputs by up to 0.1.
+* the thread count is always set (upstream sets it only together with oneDNN), so that
+  every model runs on the same number of cores.
+
+Memory optimisation is enabled for ``.pdmodel`` programs only, as upstream does; Paddle 3.0
+fails to create a predictor for a PIR ``.json`` with it ("Not find predictor_id ...
+memory_optimize_pass").
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# passes upstream deletes for every model, and fc_fuse_pass it deletes for the table model
+DELETED_PASSES = ("conv_transpose_eltwiseadd_bn_fuse_pass", "matmul_transpose_reshape_fuse_pass", "fc_fuse_pass")
+
+
+def config_for(program: str | Path, threads: int):
+    from paddle import inference
+
+    program = Path(program)
+    config = inference.Config(str(program), str(program.with_suffix(".pdiparams")))
+    config.disable_gpu()
+    config.disable_mkldnn()
+    config.set_cpu_math_library_num_threads(threads)
+    if program.suffix == ".pdmodel":
+        config.enable_memory_optim()
+    config.disable_glog_info()
+    for name in DELETED_PASSES:
+        config.delete_pass(name)
+    config.switch_use_feed_fetch_ops(False)
+    config.switch_ir_optim(True)
+    return config
+
+
+def config_summary(threads: int) -> dict:
+    return {"device": "cpu", "onednn": False, "cpu_math_library_num_threads": threads, "ir_optim": True,
+            "deleted_passes": list(DELETED_PASSES), "memory_optim": ".pdmodel only"}
+
+
+@dataclass
+class Run:
+    seconds: float
+    outputs: list[np.ndarray]
+
+
+class TimedPredictor:
+    """One predictor; ``run`` times input copy + run + output copy (what a caller pays)."""
+
+    def __init__(self, program: str | Path, threads: int):
+        from paddle import inference
+
+        self.predictor = inference.create_predictor(config_for(program, threads))
+        self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
+        self.outputs = [self.predictor.get_output_handle(n) for n in self.predictor.get_output_names()]
+
+    def run(self, batch: np.ndarray) -> Run:
+        start = time.perf_counter()
+        self.input.reshape(list(batch.shape))
+        self.input.copy_from_cpu(batch)
+        self.predictor.run()
+        outputs = [h.copy_to_cpu() for h in self.outputs]
+        return Run(time.perf_counter() - start, outputs)

@@ -1,0 +1,148 @@
+"""The table head's decode benchmark on the CPU (issue 4): upstream's export against the
+overlay's exports (early_stop and fixed), side by side in one process on the same images.
+
+    python -m tools.bench_table_head --tree build/PaddleOCR --out runs/bench \\
+        [--pin-tree build/PaddleOCR-pin] [--images tests/data/tables] [--repeats 5] [--threads 2]
+
+Writes OUT/bench.json and OUT/report.md (exports and converted weights under OUT/models).
+Exit status: 0 measured (whatever the targets say), 1 an overlay model decoded other tokens
+than upstream (the timings compare different work), 2 bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tools.bench import BenchError
+
+DEFAULT_IMAGES = Path(__file__).resolve().parents[1] / "tests" / "data" / "tables"
+
+
+def intervals(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"early_stop intervals must be positive integers: {text!r}")
+    return sorted(set(values))
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer: {text!r}")
+    return value
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_table_head", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tree", help="the patched tree (python apply.py); required unless --no-export")
+    parser.add_argument("--pin-tree", help="a pristine pin tree (python apply.py --pin-only --tree DIR): "
+                                           "adds upstream-pir, upstream's own export in Paddle 3's PIR format")
+    parser.add_argument("--out", default="runs/bench", help="output folder (default: runs/bench)")
+    parser.add_argument("--images", default=str(DEFAULT_IMAGES), help="folder of table images (default: the samples)")
+    parser.add_argument("--repeats", type=positive, default=5, help="timed rounds over all models and images")
+    parser.add_argument("--warmup", type=positive, default=2, help="untimed runs per model and image first")
+    parser.add_argument("--threads", type=positive, default=2, help="CPU math library threads per predictor")
+    parser.add_argument("--intervals", type=intervals, default=[1, 8],
+                        help="early_stop_interval values to export (default: 1,8)")
+    parser.add_argument("--no-export", action="store_true",
+                        help="time only PaddleX's upstream export: no tree needed, no overlay, no backbone time")
+    parser.add_argument("--quiet-load", type=float, metavar="LOAD",
+                        help="after exporting, wait (up to --quiet-wait seconds) until the 1-minute load "
+                             "average is under LOAD before timing; other jobs on the CPU skew every number")
+    parser.add_argument("--quiet-wait", type=positive, default=1800, help="seconds to wait for --quiet-load")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing bench.json in --out")
+    return parser.parse_args(argv)
+
+
+def load_images(folder: str) -> dict:
+    from tools.pipeline import PipelineError
+    from tools.pipeline.images import list_images
+    from tools.table_input import preprocess, read_image
+
+    try:
+        checks = list_images(folder)
+    except PipelineError as exc:
+        raise BenchError(str(exc)) from None
+    bad = [c for c in checks if c.problem]
+    if bad:
+        raise BenchError(f"{bad[0].path}: {bad[0].problem}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
+    return {c.path.name: preprocess(read_image(c.path))[0] for c in checks}
+
+
+def wait_for_quiet(load: float, max_seconds: int, log, poll: float = 15.0) -> None:
+    import os
+    import time
+
+    deadline = time.monotonic() + max_seconds
+    while (current := os.getloadavg()[0]) >= load:
+        if time.monotonic() > deadline:
+            raise BenchError(f"the 1-minute load average stayed at or above {load} for {max_seconds} s "
+                             f"(now {current:.2f}); nothing timed")
+        log(f"load average {current:.2f} >= {load}: waiting")
+        time.sleep(poll)
+
+
+def run(args, log) -> dict:
+    from tools.bench import analysis, models, report
+    from tools.bench.measure import measure
+    from tools.bench.predictors import config_summary
+
+    out = Path(args.out)
+    if (out / "bench.json").exists() and not args.overwrite:
+        raise BenchError(f"{out / 'bench.json'} exists; pass --overwrite to replace it, or choose another --out")
+    if args.no_export and (args.tree or args.pin_tree):
+        raise BenchError("--no-export times PaddleX's export only: drop --tree/--pin-tree, or drop --no-export")
+    if not args.no_export and not args.tree:
+        raise BenchError("--tree is required (the patched tree from `python apply.py`), or pass --no-export")
+    tree = None if args.no_export else models.check_overlay_tree(args.tree)
+    pin_tree = models.check_pin_tree(args.pin_tree) if args.pin_tree else None
+    batches = load_images(args.images)
+
+    work = out.resolve() / "models"  # exports run with cwd = the tree
+    bench_models, notes = models.prepare_models(work, tree, pin_tree, args.intervals, log)
+    if args.quiet_load is not None:
+        wait_for_quiet(args.quiet_load, args.quiet_wait, log)
+    env = report.environment(args.threads, args.repeats, args.warmup, config_summary(args.threads))
+    log(f"timing {len(bench_models)} models on {len(batches)} images, {args.repeats} rounds")
+    measurement = measure(bench_models, batches, args.threads, args.repeats, args.warmup, log)
+    env["load_average_after"] = report.load_average()
+    result = {"environment": env, "images": list(batches), "models": [m.to_json(out) for m in bench_models],
+              "notes": notes, "analysis": analysis.analyse(measurement)}
+    json_path, md_path = report.write(out, result)
+    log(f"wrote {json_path} and {md_path}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from tools.convert_weights import ConversionError
+    from tools.model_cache import ModelCacheError
+
+    def log(message):
+        print(message, file=sys.stderr)
+
+    try:
+        result = run(args, log)
+    except (BenchError, ConversionError, ModelCacheError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for target in result["analysis"]["targets"]:
+        log(f"{target['status'].upper()}: {target['text']}")
+    mismatches = result["analysis"]["token_mismatches"]
+    if mismatches:
+        log(f"error: {len(mismatches)} (model, image) pairs decode other tokens than upstream; see report.md")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
