@@ -2,7 +2,7 @@
 
 The same converted SLANet_plus weights are exported by each tree's `tools/export_model.py`
 (upstream's SLANet_ch config, dynamic input as upstream exports it; the patched tree in both
-decode modes) and run by each tree's `ppstructure/table/predict_structure.py` on the sample
+decode modes, early_stop with its default interval of 8 and with 1) and run by each tree's `ppstructure/table/predict_structure.py` on the sample
 tables. Structure tokens must be identical and boxes equal to within 1e-3 px at the model's
 input resolution (see test_static_decode_parity.py for why larger images scale it).
 Training is untouched: teacher-forced outputs and loss are the same in both trees.
@@ -52,8 +52,8 @@ def upstream(pin_tree, tmp_path_factory):
 
 
 @pytest.mark.parametrize("options", [[], ["Architecture.Head.decode_mode=fixed"],
-                                     ["Architecture.Head.early_stop_interval=8"]],
-                         ids=["early_stop", "fixed", "early_stop_8"])
+                                     ["Architecture.Head.early_stop_interval=1"]],
+                         ids=["early_stop", "fixed", "early_stop_1"])
 def test_patched_tree_reads_every_table_as_upstream(upstream, patched_tree, tmp_path, options):
     ours = _predict_structure(patched_tree, tmp_path, options)
     assert ours.keys() == upstream.keys()
