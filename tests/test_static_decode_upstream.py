@@ -15,6 +15,7 @@ import json
 import re
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -60,7 +61,7 @@ def test_patched_tree_reads_every_table_as_upstream(upstream, patched_tree, tmp_
     for name, (tokens, boxes) in upstream.items():
         our_tokens, our_boxes = ours[name]
         assert our_tokens == tokens, name
-        height, width = __import__("cv2").imread(str(TABLES / name)).shape[:2]
+        height, width = cv2.imread(str(TABLES / name)).shape[:2]
         atol = BOX_ATOL_AT_INPUT_PX * max(1.0, max(height, width) / INPUT_PX)
         np.testing.assert_allclose(our_boxes, boxes, rtol=0, atol=atol, err_msg=name)
 

@@ -46,24 +46,18 @@ def _model_prefix(model_dir: str | os.PathLike) -> Path:
 def load_inference_params(model_dir: str | os.PathLike) -> dict[str, np.ndarray]:
     """Every persistable tensor of an inference model (ProgramDesc format), by its export name."""
     prefix = _model_prefix(model_dir)
-    import paddle
-    from paddle.pir_utils import OldIrGuard
+    from tools.programdesc import loaded_program
 
-    # the export is a ProgramDesc (.pdmodel); the PIR loader paddle 3 defaults to cannot read it
-    with OldIrGuard():
-        scope = paddle.static.Scope()
-        exe = paddle.static.Executor(paddle.CPUPlace())
-        with paddle.static.scope_guard(scope):
-            try:
-                program, _, _ = paddle.static.load_inference_model(str(prefix), exe)
-            except Exception as exc:  # Paddle raises bare RuntimeErrors with C++ traces
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ConversionError(f"{prefix.parent}: cannot load the inference model: {first}") from exc
+    try:
+        with loaded_program(prefix) as model:
             return {
-                var.name: np.array(scope.find_var(var.name).get_tensor())
-                for var in program.list_vars()
+                var.name: np.array(model.scope.find_var(var.name).get_tensor())
+                for var in model.program.list_vars()
                 if var.persistable and var.name not in NOT_WEIGHTS
             }
+    except Exception as exc:  # Paddle raises bare RuntimeErrors with C++ traces
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConversionError(f"{prefix.parent}: cannot load the inference model: {first}") from exc
 
 
 # ---- the name map ---------------------------------------------------------------------------

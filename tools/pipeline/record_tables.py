@@ -44,12 +44,14 @@ class StepCounter:
 
         probs = np.asarray(preds["structure_probs"])
         ids = probs[0].argmax(axis=-1)
-        eos = np.nonzero(ids == self.end_idx)[0]
+        # TableLabelDecode ignores end-of-sequence at position 0, so the table ends at the
+        # first one after it
+        eos = np.nonzero(ids[1:] == self.end_idx)[0]
         self.last = {
-            # upstream's early stop: the outputs end at the eos step
+            # steps the model ran: its output length (upstream stops one step after eos)
             "decode_steps": int(probs.shape[1]),
             # the step that produced eos (1-based), the same whatever the decode mode
-            "eos_step": int(eos[0]) + 1 if eos.size else None,
+            "eos_step": int(eos[0]) + 2 if eos.size else None,
         }
         return self.op(preds, batch)
 
