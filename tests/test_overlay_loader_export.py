@@ -77,7 +77,7 @@ def test_npu_config_overrides_its_base(export_config, tmp_path):
     shutil.move(npu, tmp_path / "SLANet_ch_npu.yml")
     config = export_config.load_config(str(tmp_path / "SLANet_ch_npu.yml"))
     arch = config["Architecture"]
-    assert arch["Head"] == {"name": "SLAHead", "hidden_size": 256, "decode_mode": "fixed"}
+    assert arch["Head"] == {"name": "SLAHead", "hidden_size": 256, "decode_mode": "early_stop", "decode_unroll": 8}
     assert arch["Backbone"] == {"name": "PPLCNet", "pretrained": False}
     assert arch["export_input_shape"] == [1, 3, 488, 488]
     batch, shape = export_config.table_input_spec(arch, None, [3, -1, -1], config["Eval"]["dataset"]["transforms"])

@@ -1,22 +1,27 @@
 """The rewritten head's exported graph, checked with the NPU operator check.
 
-The decoder from overlay patch 0001 is exported on its own (the head's graph with the real
+The decoder from overlay patch 0001 is exported on its own (the head's layers with the real
 SLANet_plus head weights, fed the flattened features [1, 256, 96] that a 488x488 input gives)
-in both modes. `fixed` must pass `--require-static`: no slice assignment, no dynamic shape, no
-control flow. `early_stop` keeps one counter-and-data loop but no slice assignment, and its
-step is a fraction of upstream's 72 ops.
+with the strategies the configs use:
+
+* early_stop, 8 steps a loop iteration (the NPU configs): every shape static, no slice
+  assignment, one loop whose exit reads tensor values and that a counter bounds to 63 turns;
+* fixed, 8: the same loop with a trip count fixed by the counter (63);
+* fixed, all: no control flow at all, what whole-graph compilers (ATC, TensorRT) take.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from table_head_layers import SLAHeadLayers
 from test_static_decode_parity import load_static_decoder
 from tools.convert_weights import head_params
 from tools.npu_check import check_model, default_kernel_list
 
 FEATURES = [1, 256, 96]  # 488 / 32 = 16 x 16 positions, 96 channels (CSPPAN)
 UPSTREAM_OPS_PER_STEP = 72  # measured on the SLANet_plus export by tests/test_npu_check.py
+ITERATIONS = 63  # ceil(501 steps / 8)
 
 
 @pytest.fixture(scope="module")
@@ -27,57 +32,50 @@ def kernels():
     return path
 
 
-def _export(slanet_plus_dir, out, mode, interval):
+def _export(slanet_plus_dir, out, mode, unroll):
     import paddle
 
-    (out / "src").mkdir()
-    decoder = load_static_decoder(out / "src")
-    weights = head_params(slanet_plus_dir, "SLANet_ch")
-
-    class HeadGraph(paddle.nn.Layer):
-        """The decoder as a layer: real weights as parameters under their upstream names."""
-
-        def __init__(self):
-            super().__init__()
-            self.names = {}
-            for name, value in weights.items():
-                attr = name.replace(".", "__")
-                self.names[name] = attr
-                setattr(self, attr, self.create_parameter(list(value.shape), default_initializer=paddle.nn.initializer.Assign(value)))
-
-        def forward(self, fea):
-            params = {name: getattr(self, attr) for name, attr in self.names.items()}
-            return decoder.sla_head_infer(params, fea, 500, 49, mode, interval)
-
-    layer = HeadGraph()
-    layer.eval()
+    decoder = load_static_decoder(out)
+    head = SLAHeadLayers(decoder, head_params(slanet_plus_dir, "SLANet_ch"), decoder.DecodeStrategy(mode, unroll))
     spec = [paddle.static.InputSpec(FEATURES, "float32")]
-    paddle.jit.save(paddle.jit.to_static(layer, input_spec=spec, full_graph=True), str(out / "inference"))
+    paddle.jit.save(paddle.jit.to_static(head, input_spec=spec, full_graph=True), str(out / "inference"))
     return out
 
 
 @pytest.fixture(scope="module")
-def fixed_export(slanet_plus_dir, tmp_path_factory):
-    return _export(slanet_plus_dir, tmp_path_factory.mktemp("fixed"), "fixed", 1)
+def npu_config_export(slanet_plus_dir, tmp_path_factory):
+    return _export(slanet_plus_dir, tmp_path_factory.mktemp("early_stop"), "early_stop", 8)
 
 
-@pytest.fixture(scope="module")
-def early_stop_export(slanet_plus_dir, tmp_path_factory):
-    return _export(slanet_plus_dir, tmp_path_factory.mktemp("early"), "early_stop", 8)
+def _no_slice_assignment(report):
+    return not [u for u in report.ops if "set_value" in u.op]
 
 
-def test_fixed_export_is_static_for_the_npu(fixed_export, kernels):
-    report = check_model(fixed_export, kernels=kernels, require_static=True)
-    assert report.findings == [], report.findings
-    assert report.exit_code == 0
-    assert report.control_flow == []
-    assert not [u for u in report.ops if u.op.startswith("pd_op.set_value")]
-
-
-def test_early_stop_export_has_no_slice_assignment(early_stop_export, kernels):
-    report = check_model(early_stop_export, kernels=kernels)
-    assert not [u for u in report.ops if "set_value" in u.op]
-    loops = [c for c in report.control_flow if c.op.endswith("while")]
-    assert len(loops) == 1
+def test_npu_config_decoder_is_static_with_a_bounded_loop(npu_config_export, kernels):
+    report = check_model(npu_config_export, kernels=kernels, require_static=True)
+    assert report.exit_code == 0, [f for f in report.findings if f.severity == "error"]
+    assert _no_slice_assignment(report)
+    assert [f.rule for f in report.findings] == ["data-dependent-loop"]
+    (loop,) = report.control_flow
+    assert loop.condition == "data" and loop.trip_count == f"<={ITERATIONS}"
     # one block of 8 unrolled steps per iteration, each far below upstream's 72 ops
-    assert loops[0].body_ops / 8 < UPSTREAM_OPS_PER_STEP / 2, loops[0]
+    assert loop.body_ops / 8 < UPSTREAM_OPS_PER_STEP / 2, loop
+    # ... and that loop is exactly what a single-graph compiler cannot take
+    strict = check_model(npu_config_export, kernels=kernels, require_single_graph=True)
+    assert [f.rule for f in strict.findings if f.severity == "error"] == ["data-dependent-loop"]
+
+
+def test_fixed_loop_has_a_trip_count_fixed_by_its_counter(slanet_plus_dir, tmp_path, kernels):
+    report = check_model(_export(slanet_plus_dir, tmp_path, "fixed", 8), kernels=kernels, require_static=True)
+    assert [(f.severity, f.rule) for f in report.findings] == [("info", "counter-loop")]
+    (loop,) = report.control_flow
+    assert loop.condition == "counter" and loop.trip_count == str(ITERATIONS)
+    assert f"{ITERATIONS + 1} host reads" in loop.cost
+
+
+def test_fully_unrolled_decoder_is_one_graph(slanet_plus_dir, tmp_path, kernels):
+    report = check_model(_export(slanet_plus_dir, tmp_path, "fixed", "all"), kernels=kernels,
+                         require_single_graph=True)
+    assert report.findings == [], report.findings
+    assert report.control_flow == []
+    assert _no_slice_assignment(report)

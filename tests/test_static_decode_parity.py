@@ -15,6 +15,7 @@ import pytest
 
 from inference_runner import run_with_head_input
 from overlay_files import extract, load_module
+from table_head_layers import SLAHeadLayers
 from tools.convert_weights import head_params
 from tools.table_input import preprocess, read_image
 
@@ -43,10 +44,8 @@ def load_static_decoder(dest):
 
 
 @pytest.fixture(scope="module")
-def params(slanet_plus_dir):
-    import paddle
-
-    return {k: paddle.to_tensor(v) for k, v in head_params(slanet_plus_dir, "SLANet_ch").items()}
+def weights(slanet_plus_dir):
+    return head_params(slanet_plus_dir, "SLANet_ch")
 
 
 def _reference(model_dir, images):
@@ -67,36 +66,46 @@ def _decode(structure, loc, shapes):
     return out
 
 
-def _ours(decoder, params, features, mode, interval):
+def _ours(decoder, weights, features, mode, unroll):
     import paddle
 
+    head = SLAHeadLayers(decoder, weights, decoder.DecodeStrategy(mode, unroll), MAX_TEXT_LENGTH)
     n, c = features.shape[:2]
     fea = paddle.to_tensor(features).reshape([n, c, -1]).transpose([0, 2, 1])
-    out = decoder.sla_head_infer(params, fea, MAX_TEXT_LENGTH, EOS, mode, interval)
+    with paddle.no_grad():
+        out = head(fea)
     return out["structure_probs"].numpy(), out["loc_preds"].numpy()
 
 
-MODES = [("fixed", 1), ("early_stop", 1), ("early_stop", 16)]
+# the NPU configs' loop (early_stop, 8), a loop with a fixed trip count, a block size that
+# does not divide the 501 steps, and the fully unrolled graph
+MODES = [("early_stop", 8), ("fixed", 8), ("early_stop", 7), ("fixed", "all")]
 
 
-@pytest.mark.parametrize("mode,interval", MODES)
+@pytest.mark.parametrize("mode,unroll", MODES)
 @pytest.mark.parametrize("image", SAMPLES, ids=lambda p: p.stem)
-def test_single_image_matches_upstream(decoder, params, slanet_plus_dir, image, mode, interval):
+def test_single_image_matches_upstream(decoder, weights, slanet_plus_dir, image, mode, unroll):
     features, structure, loc, shapes = _reference(slanet_plus_dir, [image])
-    ours_structure, ours_loc = _ours(decoder, params, features, mode, interval)
+    ours_structure, ours_loc = _ours(decoder, weights, features, mode, unroll)
+    # static shapes: every mode returns all max_text_length + 1 steps
+    assert ours_structure.shape[1] == ours_loc.shape[1] == MAX_TEXT_LENGTH + 1
     _assert_same_result(structure, loc, ours_structure, ours_loc, shapes)
-    if mode == "fixed":
-        assert ours_structure.shape[1] == MAX_TEXT_LENGTH + 1
 
 
-@pytest.mark.parametrize("mode,interval", MODES)
-def test_batch_of_different_lengths_matches_upstream(decoder, params, slanet_plus_dir, mode, interval):
+@pytest.mark.parametrize("mode,unroll", MODES)
+def test_batch_of_different_lengths_matches_upstream(decoder, weights, slanet_plus_dir, mode, unroll):
     images = [TABLES / "small_6x3.png", TABLES / "large_22x9.png", TABLES / "merged_8x5.png"]
     features, structure, loc, shapes = _reference(slanet_plus_dir, images)
     lengths = [len(ids) for ids, _ in _decode(structure, loc, shapes)]
     assert len(set(lengths)) == 3, f"the batch should mix sequence lengths, got {lengths}"
-    ours_structure, ours_loc = _ours(decoder, params, features, mode, interval)
+    ours_structure, ours_loc = _ours(decoder, weights, features, mode, unroll)
     _assert_same_result(structure, loc, ours_structure, ours_loc, shapes)
+
+
+@pytest.mark.parametrize("mode,unroll", [("early_stop", "all"), ("sometimes", 8), ("fixed", 0), ("fixed", True)])
+def test_bad_decode_strategy_is_refused_with_its_key(decoder, mode, unroll):
+    with pytest.raises(ValueError, match="decode_(mode|unroll)"):
+        decoder.DecodeStrategy(mode, unroll)
 
 
 def _assert_same_result(structure, loc, ours_structure, ours_loc, shapes):

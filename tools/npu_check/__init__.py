@@ -1,6 +1,6 @@
 """Static NPU operator-compatibility check for exported Paddle inference models.
 
-    python -m tools.npu_check MODEL_DIR_OR_FILE [--kernels FILE] [--json] [--require-static]
+    python -m tools.npu_check MODEL_DIR_OR_FILE [--kernels FILE] [--json] [--require-static | --require-single-graph]
 
 or from Python: ``check_model(path, kernels=...) -> Report``.
 """
@@ -29,8 +29,8 @@ def default_kernel_list() -> Path:
 
 
 def check_model(path: str | Path, kernels: str | Path | KernelList | None = None,
-                require_static: bool = False) -> Report:
+                require_static: bool = False, require_single_graph: bool = False) -> Report:
     """Check one export (a model file or its directory). Raises ModelReadError / KernelListError."""
     if not isinstance(kernels, KernelList):
         kernels = load_kernel_list(kernels if kernels is not None else default_kernel_list())
-    return run_checks(load_graph(path), kernels, require_static)
+    return run_checks(load_graph(path), kernels, require_static, require_single_graph)

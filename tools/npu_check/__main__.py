@@ -19,11 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernels", help=f"kernel list, one name a line (default: $NPU_KERNEL_LIST or "
                                           f"{default_kernel_list()})")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--require-static", action="store_true",
-                        help="treat any dynamic shape or data-dependent control flow as an error")
+    gate = parser.add_mutually_exclusive_group()
+    gate.add_argument("--require-static", action="store_true",
+                      help="treat any shape decided at run time as an error (Ascend graph mode, paddle-custom-npu)")
+    gate.add_argument("--require-single-graph", action="store_true",
+                      help="as --require-static, and any control flow is an error too (ATC, TensorRT)")
     args = parser.parse_args(argv)
     try:
-        report = check_model(args.model, kernels=args.kernels, require_static=args.require_static)
+        report = check_model(args.model, kernels=args.kernels, require_static=args.require_static,
+                             require_single_graph=args.require_single_graph)
     except (ModelReadError, KernelListError) as exc:
         print(f"npu_check: error: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+# op attributes kept for the trip-count analysis (trip_count.py): constants and counter steps
+CONSTANT_ATTRS = {"value", "scale", "bias", "step"}
+
+
 class ModelReadError(Exception):
     """The input cannot be read as an exported Paddle model (one line, shown to the user)."""
 
@@ -32,6 +36,8 @@ class Op:
     carried: list[tuple[str, str]] = field(default_factory=list)
     # outputs of a loop or branch and the body values they come from
     results: list[tuple[str, list[str]]] = field(default_factory=list)
+    # attributes that constants and counters are read from ('value', 'scale', 'bias', 'step')
+    attrs: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .graph import Block, Graph, ModelInput, ModelReadError, Op
+from .graph import CONSTANT_ATTRS, Block, Graph, ModelInput, ModelReadError, Op
 
 DIALECTS = {"0": "builtin", "1": "pd_op", "2": "cf", "3": "custom_op", "4": "pd_dist"}
 
@@ -102,7 +102,8 @@ def _read_block(data: dict, inputs: list[ModelInput]) -> Block:
     ops = []
     for raw in data.get("ops") or []:
         dialect, name = _split_name(raw["#"])
-        op = Op(type=name, dialect=dialect, inputs=_values(raw.get("I")), outputs=_values(raw.get("O")))
+        op = Op(type=name, dialect=dialect, inputs=_values(raw.get("I")), outputs=_values(raw.get("O")),
+                attrs={k: v for k, v in _attrs(raw).items() if k in CONSTANT_ATTRS})
         base = name.rstrip("_")
         op.bound_inputs = [op.inputs[i] for i in BOUND_OPERANDS.get(base, ()) if i < len(op.inputs) and op.inputs[i]]
         if name in ("data", "feed") and dialect == "pd_op":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from .graph import Block, Graph, ModelInput, ModelReadError, Op
+from .graph import CONSTANT_ATTRS, Block, Graph, ModelInput, ModelReadError, Op
 
 # input slots that carry a shape, bound or axis as a tensor instead of an attribute
 # (StartsTensorList, ShapeTensor, EndsTensorList, OutSize, ...); the value-carrying
@@ -44,6 +44,14 @@ def _sub_blocks(op_desc) -> list[int]:
     return found
 
 
+def _constant_attrs(desc) -> dict:
+    found = {}
+    for attr in desc.attrs:
+        if attr.name in CONSTANT_ATTRS:
+            found[attr.name] = attr.f if attr.HasField("f") else attr.l if attr.HasField("l") else attr.i
+    return found
+
+
 def _read_block(program, idx: int, seen: set[int]) -> Block:
     if idx in seen or not 0 <= idx < len(program.blocks):
         raise ModelReadError(f"block {idx} is missing or nested in itself")
@@ -58,6 +66,7 @@ def _read_block(program, idx: int, seen: set[int]) -> Block:
             inputs=[name for args in slots.values() for name in args],
             outputs=[name for args in outs.values() for name in args],
             bound_inputs=[name for slot, args in slots.items() if _is_bound_slot(slot) for name in args],
+            attrs=_constant_attrs(desc),
         )
         op.blocks = [_read_block(program, sub, seen) for sub in _sub_blocks(desc)]
         if desc.type == "while":

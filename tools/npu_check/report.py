@@ -38,8 +38,10 @@ class ControlFlow:
     body: str          # the location label of its body
     loop_depth: int    # loop depth inside the body
     condition: str     # what the condition depends on: data, shape, counter, constant
-    body_ops: int      # ops run per step/branch directly in the body
+    body_ops: int      # ops run per iteration/branch directly in the body
     nested_ops: int    # ops in blocks nested inside the body
+    trip_count: str    # loops: '63' (fixed by a counter), '<=63' (a counter bounds it), '?' (unknown)
+    cost: str          # host reads and ops per run
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Report:
     format: str
     kernel_list: str
     require_static: bool
+    require_single_graph: bool = False
     inputs: list[ModelInputInfo] = field(default_factory=list)
     control_flow: list[ControlFlow] = field(default_factory=list)
     ops: list[OpUse] = field(default_factory=list)
@@ -83,17 +86,24 @@ def _table(headers: list[str], rows: list[list]) -> list[str]:
     return [line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells]
 
 
+def _mode(report: Report) -> str:
+    if report.require_single_graph:
+        return "--require-single-graph (static shapes, no control flow)"
+    return "--require-static (every shape static)" if report.require_static else "default"
+
+
 def render_text(report: Report) -> str:
     out = [f"model        {report.model} ({report.format})",
            f"kernel list  {report.kernel_list}",
-           f"mode         {'--require-static' if report.require_static else 'default'}"]
+           f"mode         {_mode(report)}"]
     for spec in report.inputs:
         out.append(f"input        {spec.name} {spec.shape} {spec.dtype}")
     if report.control_flow:
         out += ["", "Control flow (the host reads each condition back from the device)"]
-        out += _table(["op", "at", "body", "loop depth", "condition", "ops/step", "nested ops"],
-                      [[c.op, c.location, c.body, c.loop_depth, c.condition, c.body_ops, c.nested_ops]
-                       for c in report.control_flow])
+        out += _table(["op", "at", "body", "loop depth", "condition", "ops/iteration", "nested ops", "trips",
+                       "cost per run"],
+                      [[c.op, c.location, c.body, c.loop_depth, c.condition, c.body_ops, c.nested_ops,
+                        c.trip_count, c.cost] for c in report.control_flow])
     out += ["", "Findings"]
     if report.findings:
         out += _table(["severity", "rule", "op", "at", "depth", "n", "why"],

@@ -12,14 +12,20 @@ from . import dataflow
 from .graph import Block, Graph, Op
 from .kernels import KernelList
 from .report import ControlFlow, Finding, ModelInputInfo, OpUse, Report
+from .trip_count import trip_count
 
 # Ascend runs these as StridedSliceAssign, which its graph engine rejects on dynamic shapes
 SET_VALUE_OPS = {"set_value", "set_value_with_tensor"}
 
-# warnings that --require-static turns into errors: anything decided at run time
+# warnings that --require-static turns into errors: any shape decided at run time (what
+# Ascend's graph mode and its prebuilt kernels need). A loop or branch whose condition reads
+# tensor values keeps every shape static: it costs host reads, reported with the loop.
 STATIC_RULES = {
-    "dynamic-input", "shape-feeds-shape", "bounds-from-tensor",
-    "data-dependent-loop", "shape-dependent-loop", "data-dependent-branch", "shape-dependent-branch",
+    "dynamic-input", "shape-feeds-shape", "bounds-from-tensor", "shape-dependent-loop", "shape-dependent-branch",
+}
+# what --require-single-graph adds: no control flow at all (whole-graph compilers: ATC, TensorRT)
+CONTROL_FLOW_RULES = {
+    "data-dependent-loop", "counter-loop", "data-dependent-branch", "static-branch",
 }
 
 MESSAGES = {
@@ -30,9 +36,11 @@ MESSAGES = {
     "dynamic-input": "model input with -1 dimensions: every new shape is a new NPU compilation",
     "shape-feeds-shape": "a shape read at run time (shape/shape64) sets this op's shape or bounds",
     "bounds-from-tensor": "shape, bounds or axis come from a tensor computed at run time, not an attribute",
-    "data-dependent-loop": "loop exit depends on tensor values: a device->host read after every step",
+    "data-dependent-loop": "loop exit depends on tensor values: the host reads the condition back from the "
+                           "device before every iteration, and the trip count varies per input",
     "shape-dependent-loop": "trip count depends on a run-time shape: dynamic control flow",
-    "counter-loop": "trip count from a counter; the executor still checks it on the host every step",
+    "counter-loop": "trip count fixed by a counter: the same every run; the host still reads the condition "
+                    "back before every iteration",
     "data-dependent-branch": "branch condition depends on tensor values: a device->host read",
     "shape-dependent-branch": "branch condition depends on a run-time shape",
     "static-branch": "branch on a constant or counter, decided on the host",
@@ -44,10 +52,11 @@ def display_name(op: Op) -> str:
 
 
 class _Walk:
-    def __init__(self, graph: Graph, kernels: KernelList, require_static: bool):
+    def __init__(self, graph: Graph, kernels: KernelList, require_static: bool, require_single_graph: bool):
         self.graph = graph
         self.kernels = kernels
-        self.require_static = require_static
+        self.require_static = require_static or require_single_graph
+        self.require_single_graph = require_single_graph
         self.flow = dataflow.trace(graph)
         self.ops: Counter = Counter()
         self.findings: Counter = Counter()
@@ -57,6 +66,10 @@ class _Walk:
     def note(self, rule: str, op: str, location: str, depth: int, extra: str = "") -> None:
         if rule in STATIC_RULES:
             severity = "error" if self.require_static else "warning"
+        elif rule in CONTROL_FLOW_RULES and self.require_single_graph:
+            severity = "error"
+        elif rule in ("data-dependent-loop", "data-dependent-branch"):
+            severity = "warning"
         elif rule in ("no-kernel", "set-value-in-loop"):
             severity = "error"
         elif rule == "set-value":
@@ -68,9 +81,9 @@ class _Walk:
 
     def block(self, block: Block, location: str, depth: int) -> None:
         for op in block.ops:
-            self.op(op, location, depth)
+            self.op(op, block, location, depth)
 
-    def op(self, op: Op, location: str, depth: int) -> None:
+    def op(self, op: Op, block: Block, location: str, depth: int) -> None:
         name = display_name(op)
         match = self.kernels.match(op)
         self.ops[(name, match.kernel, match.mapping, match.admitted_by, location, depth)] += 1
@@ -80,7 +93,7 @@ class _Walk:
             self.note("set-value-in-loop" if depth else "set-value", name, location, depth)
         self.bounds(op, name, location, depth)
         if op.blocks:
-            self.control(op, name, location, depth)
+            self.control(op, block, name, location, depth)
 
     def bounds(self, op: Op, name: str, location: str, depth: int) -> None:
         found = self.flow.bounds.get(id(op), set())
@@ -93,7 +106,7 @@ class _Walk:
             self.note("bounds-from-tensor", name, location, depth,
                       "a loop counter" if kind == "counter" else "tensor values")
 
-    def control(self, op: Op, name: str, location: str, depth: int) -> None:
+    def control(self, op: Op, block: Block, name: str, location: str, depth: int) -> None:
         self.counter += 1
         label = f"{op.type}#{self.counter}"
         prefix = label if location == "top" else f"{location}/{label}"
@@ -105,25 +118,41 @@ class _Walk:
         else:
             rule = {"data": "data-dependent-branch", "shape": "shape-dependent-branch"}.get(condition,
                                                                                           "static-branch")
+        trips = trip_count(op, block) if loop else None
+        if loop and condition == "data" and trips is not None and trips.exact:
+            rule = "counter-loop"  # the counter alone decides; "data" came from the values it carries
         branch_names = ["then", "else"] if op.type == "if" and len(op.blocks) == 2 else None
         for k, body in enumerate(op.blocks):
             body_label = prefix if len(op.blocks) == 1 else f"{prefix}:{branch_names[k] if branch_names else k}"
             nested = sum(_count_ops(sub) for o in body.ops for sub in o.blocks)
+            cost = _cost(loop, trips, len(body.ops) + nested)
             self.control_flow.append(ControlFlow(name, location, body_label, inner, condition,
-                                                 len(body.ops), nested))
-            extra = f"{len(body.ops)} ops per step in {body_label}" if loop else ""
+                                                 len(body.ops), nested, str(trips) if trips else "?", cost))
+            extra = f"{len(body.ops)} ops per iteration in {body_label}; {cost}" if loop else ""
             if k == 0:
                 where = "every iteration of the enclosing loop" if depth and not loop else ""
                 self.note(rule, name, location, depth, "; ".join(x for x in (extra, where) if x))
             self.block(body, body_label, inner)
 
 
+def _cost(loop: bool, trips, ops_per_iteration: int) -> str:
+    """What the op costs per run: host reads of its condition and ops dispatched."""
+    if not loop:
+        return "1 host read per run"
+    if trips is None:
+        return "trip count unknown: one host read and " + f"{ops_per_iteration} ops per iteration"
+    bound = "" if trips.exact else "at most "
+    return (f"{bound}{trips.iterations} iterations: {bound}{trips.iterations + 1} host reads and "
+            f"{bound}{trips.iterations * ops_per_iteration} ops per run")
+
+
 def _count_ops(block: Block) -> int:
     return sum(1 + sum(_count_ops(sub) for sub in op.blocks) for op in block.ops)
 
 
-def run_checks(graph: Graph, kernels: KernelList, require_static: bool = False) -> Report:
-    walk = _Walk(graph, kernels, require_static)
+def run_checks(graph: Graph, kernels: KernelList, require_static: bool = False,
+               require_single_graph: bool = False) -> Report:
+    walk = _Walk(graph, kernels, require_static, require_single_graph)
     for spec in graph.inputs:
         if any(dim < 0 for dim in spec.shape):
             walk.note("dynamic-input", "", "top", 0, f"{spec.name} {spec.shape}")
@@ -137,6 +166,7 @@ def run_checks(graph: Graph, kernels: KernelList, require_static: bool = False) 
         format=graph.format,
         kernel_list=str(kernels.path),
         require_static=require_static,
+        require_single_graph=require_single_graph,
         inputs=[ModelInputInfo(s.name, list(s.shape), s.dtype) for s in graph.inputs],
         control_flow=walk.control_flow,
         ops=[OpUse(*key, n) for key, n in walk.ops.items()],

@@ -1,0 +1,49 @@
+"""The layers upstream's SLAHead reads at inference, filled with real weights, for the offline
+tests that have no upstream tree.
+
+Patch 0001's decoder reads the weights through the head's own layers
+(``head.structure_attention_cell.rnn.weight_ih``, ``head.loc_generator(...)``). Upstream builds
+those layers from Paddle's ``nn.Linear``/``nn.GRUCell``/``nn.Sequential``; the same classes, in
+the same arrangement and under the same state-dict names, hold the SLANet_plus weights here. The
+`upstream`-marked tests run the decoder inside upstream's real SLAHead.
+"""
+
+from __future__ import annotations
+
+import paddle
+from paddle import nn
+
+
+class AttentionGRUCellLayers(nn.Layer):
+    """The parameters of upstream's AttentionGRUCell (ppocr/modeling/heads/rec_att_head.py)."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_embeddings: int):
+        super().__init__()
+        self.i2h = nn.Linear(input_size, hidden_size, bias_attr=False)
+        self.h2h = nn.Linear(hidden_size, hidden_size)
+        self.score = nn.Linear(hidden_size, 1, bias_attr=False)
+        self.rnn = nn.GRUCell(input_size + num_embeddings, hidden_size)
+        self.hidden_size = hidden_size
+
+
+class SLAHeadLayers(nn.Layer):
+    """SLAHead's inference-time layers; ``forward`` is the head's inference on flattened features."""
+
+    def __init__(self, decoder, weights: dict, strategy, max_text_length: int = 500):
+        super().__init__()
+        channels, hidden = weights["structure_attention_cell.i2h.weight"].shape
+        classes = weights["structure_generator.1.weight"].shape[1]
+        boxes = weights["loc_generator.1.weight"].shape[1]
+        self.structure_attention_cell = AttentionGRUCellLayers(channels, hidden, classes)
+        self.structure_generator = nn.Sequential(nn.Linear(hidden, hidden), nn.Linear(hidden, classes))
+        self.loc_generator = nn.Sequential(nn.Linear(hidden, hidden), nn.Linear(hidden, boxes), nn.Sigmoid())
+        missing, unexpected = self.set_state_dict({k: paddle.to_tensor(v) for k, v in weights.items()})
+        assert not missing and not unexpected, (missing, unexpected)
+        self.max_text_length = max_text_length
+        self.eos = classes - 1
+        self.decode_strategy = strategy
+        self.decoder = decoder
+        self.eval()
+
+    def forward(self, fea):
+        return self.decoder.decode_sla_head(self, fea)
