@@ -41,7 +41,7 @@ def two_tables(tmp_path_factory):
 def no_export_run(two_tables, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     proc = bench("--no-export", "--images", two_tables, "--out", out, "--repeats", 2, "--warmup", 1,
-                 "--threads", 1)
+                 "--threads", 1, "--cold-rounds", 2)
     assert proc.returncode == 0, proc.stderr
     return out, json.loads((out / "bench.json").read_text()), (out / "report.md").read_text()
 
@@ -56,6 +56,18 @@ def test_no_export_run_records_environment_models_and_images(no_export_run):
     assert "/" not in result["models"][0]["program"].split(": ", 1)[0]  # no machine path recorded
     assert result["images"] == sorted(TWO_TABLES)
     assert any("--no-export" in note for note in result["notes"])
+
+
+def test_cold_start_is_measured_in_fresh_processes(no_export_run):
+    _, result, report = no_export_run
+    (name, cold), = result["analysis"]["cold_start"].items()
+    assert name == "upstream" and cold["processes"] == 2
+    assert cold["create_s"] > 0 and cold["first_run_s"] > 0 and cold["steady_s"] > 0
+    assert cold["cold_s"] == pytest.approx(cold["create_s"] + cold["first_run_s"])
+    assert result["environment"]["cold_start_image"] == sorted(TWO_TABLES)[0]
+    assert "## Cold start" in report and f"| `upstream` | – | {cold['create_s']:.2f} |" in report
+    target = next(t for t in result["analysis"]["targets"] if t["id"] == "npu_config_cold_start")
+    assert target["status"] == "not evaluated"  # no overlay model without a tree
 
 
 def test_steps_are_those_of_the_models_own_outputs(no_export_run, slanet_plus_dir):
@@ -93,7 +105,8 @@ def test_fit_and_medians_follow_from_the_samples(no_export_run):
 
 def test_targets_are_not_evaluated_without_the_overlay(no_export_run):
     _, result, report = no_export_run
-    assert [t["id"] for t in result["analysis"]["targets"]] == ["per_step", "early_stop_end_to_end", "fixed_vs_upstream"]
+    assert [t["id"] for t in result["analysis"]["targets"]] == ["per_step", "early_stop_end_to_end", "fixed_vs_upstream",
+                                                              "npu_config_cold_start"]
     assert {t["status"] for t in result["analysis"]["targets"]} == {"not evaluated"}
     assert result["analysis"]["token_mismatches"] == []
     assert "**NOT EVALUATED**" in report

@@ -18,6 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ROOT / "tests" / "data" / "tables"
 INTERVAL = 4
+FIXED = f"overlay-fixed-K{INTERVAL}"
+LOOP_STEPS = INTERVAL * math.ceil(501 / INTERVAL)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,8 @@ def full_run(trees, tmp_path_factory):
     out = work / "out"
     # run from elsewhere with a relative --out: the exports run with cwd = the tree
     proc = bench("--tree", patched, "--pin-tree", pin, "--images", images, "--out", "out", "--repeats", 1,
-                 "--warmup", 1, "--threads", 1, "--intervals", INTERVAL, cwd=work)
+                 "--warmup", 1, "--threads", 1, "--strategies", f"early_stop:{INTERVAL},fixed:{INTERVAL}",
+                 "--cold-rounds", 1, cwd=work)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((out / "bench.json").read_text()), (out / "report.md").read_text()
 
@@ -56,15 +59,16 @@ def full_run(trees, tmp_path_factory):
 def test_every_model_decodes_upstreams_tokens_with_its_own_step_count(full_run):
     result, _ = full_run
     names = [m["name"] for m in result["models"]]
-    assert names == ["upstream", "upstream-pir", f"overlay-early_stop-K{INTERVAL}", "overlay-fixed", "features"]
+    assert names == ["upstream", "upstream-pir", f"overlay-early_stop-K{INTERVAL}", FIXED, "features"]
     rows = result["analysis"]["per_image"]
     assert result["analysis"]["token_mismatches"] == []
     for image in result["images"]:
         tokens = rows["upstream"][image]["sequence_steps"]
         for name in names[1:-1]:
             assert rows[name][image]["tokens_equal"], (name, image)
-        assert rows["overlay-fixed"][image]["steps_run"] == 501
-        assert rows[f"overlay-early_stop-K{INTERVAL}"][image]["steps_run"] == min(501, INTERVAL * math.ceil(tokens / INTERVAL))
+        # the loop runs whole blocks: 63 of them in fixed mode, up to the block that ends the table early
+        assert rows[FIXED][image]["steps_run"] == LOOP_STEPS
+        assert rows[f"overlay-early_stop-K{INTERVAL}"][image]["steps_run"] == min(LOOP_STEPS, INTERVAL * math.ceil(tokens / INTERVAL))
 
 
 @pytest.mark.upstream
@@ -75,19 +79,25 @@ def test_backbone_fits_and_targets_follow_from_the_medians(full_run):
     backbone = analysis["backbone_ms"]
     feature_ms = sorted(r["median_ms"] for r in rows["features"].values())
     assert backbone == pytest.approx(sum(feature_ms) / 2) and backbone > 0  # median of two images
-    fixed = analysis["fits"]["overlay-fixed"]
-    fixed_e2e = sorted(r["median_ms"] for r in rows["overlay-fixed"].values())
-    assert fixed["per_step_ms"] == pytest.approx((sum(fixed_e2e) / 2 - backbone) / 501)  # median of two = mean
+    fixed = analysis["fits"][FIXED]
+    fixed_e2e = sorted(r["median_ms"] for r in rows[FIXED].values())
+    assert fixed["per_step_ms"] == pytest.approx((sum(fixed_e2e) / 2 - backbone) / LOOP_STEPS)  # median of two = mean
     assert "backbone" in fixed["method"]
     # the rewrite's point: far fewer ops per decode step than upstream's loop, in both modes
     upstream_ops = analysis["fits"]["upstream"]["exported_ops_per_step"]
-    for name in (f"overlay-early_stop-K{INTERVAL}", "overlay-fixed"):
+    for name in (f"overlay-early_stop-K{INTERVAL}", FIXED):
         assert analysis["fits"][name]["exported_ops_per_step"] < upstream_ops / 2, name
     for target in analysis["targets"]:
         assert target["status"] in ("pass", "fail") and target["checks"], target
         assert target["status"] == ("pass" if all(c["pass"] for c in target["checks"]) else "fail")
         assert f"**{target['status'].upper()}**" in report
     assert all(f"`{name}`" in report for name in rows)
+    # cold start: one fresh process per model, creation and first run measured apart
+    cold = analysis["cold_start"]
+    assert set(cold) == set(rows)
+    for c in cold.values():
+        assert c["processes"] == 1 and c["cold_s"] == pytest.approx(c["create_s"] + c["first_run_s"])
+    assert "Cold start" in report
 
 
 @pytest.mark.upstream

@@ -1,11 +1,13 @@
 """Pristine upstream against the patched tree, both through upstream's own scripts.
 
 The same converted SLANet_plus weights are exported by each tree's `tools/export_model.py`
-(upstream's SLANet_ch config, dynamic input as upstream exports it; the patched tree in both
-decode modes, early_stop with its default interval of 8 and with 1) and run by each tree's `ppstructure/table/predict_structure.py` on the sample
-tables. Structure tokens must be identical and boxes equal to within 1e-3 px at the model's
+(upstream's SLANet_ch config, dynamic input as upstream exports it; the patched tree with its
+default early_stop over blocks of 8 steps, with blocks of 1, and with a fixed trip count) and
+run by each tree's `ppstructure/table/predict_structure.py` on the sample tables. Structure tokens must be identical and boxes equal to within 1e-3 px at the model's
 input resolution (see test_static_decode_parity.py for why larger images scale it).
 Training is untouched: teacher-forced outputs and loss are the same in both trees.
+TableAttentionHead (TableRec-RARE), which no released model of ours covers, is compared on the
+same randomly initialised weights in both trees.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def upstream(pin_tree, tmp_path_factory):
 
 
 @pytest.mark.parametrize("options", [[], ["Architecture.Head.decode_mode=fixed"],
-                                     ["Architecture.Head.early_stop_interval=1"]],
+                                     ["Architecture.Head.decode_unroll=1"]],
                          ids=["early_stop", "fixed", "early_stop_1"])
 def test_patched_tree_reads_every_table_as_upstream(upstream, patched_tree, tmp_path, options):
     ours = _predict_structure(patched_tree, tmp_path, options)
@@ -101,3 +103,50 @@ def test_training_outputs_are_unchanged(pin_tree, patched_tree, tmp_path):
     assert set(outputs["pristine"].files) == {"structure_probs", "loc_preds"}
     for key in outputs["pristine"].files:
         np.testing.assert_array_equal(outputs["patched"][key], outputs["pristine"][key])
+
+
+ATTENTION_HEAD_PROBE = r'''
+import sys, numpy as np, paddle
+from ppocr.modeling.heads.table_att_head import TableAttentionHead
+paddle.seed(0)
+extra = dict(a.split("=") for a in sys.argv[2:])
+extra = {k: (int(v) if v.isdigit() else v) for k, v in extra.items()}
+# TableRec-RARE's head (configs/table/table_mv3.yml) on 488x488 inputs: 16 x 16 positions
+head = TableAttentionHead(in_channels=[96], hidden_size=256, in_max_len=488, max_text_length=500,
+                          out_channels=30, loc_reg_num=4, **extra)
+head.eval()
+rng = np.random.default_rng(0)
+fea = paddle.to_tensor(rng.standard_normal((2, 96, 16, 16)).astype("float32"))
+with paddle.no_grad():
+    out = head([fea])
+np.savez(sys.argv[1], **{k: v.numpy() for k, v in out.items()})
+'''
+
+
+@pytest.fixture(scope="module")
+def attention_head_upstream(pin_tree, tmp_path_factory):
+    return _attention_head(pin_tree, tmp_path_factory.mktemp("rare-pristine"), [])
+
+
+def _attention_head(tree: Path, work: Path, options: list[str]):
+    script = work / "probe.py"
+    script.write_text(ATTENTION_HEAD_PROBE)
+    out = work / "out.npz"
+    proc = run_source_in_tree(tree, script, [str(out), *options], work / "probe.log")
+    assert proc.returncode == 0, (work / "probe.log").read_text()[-3000:]
+    return np.load(out)
+
+
+@pytest.mark.parametrize("options", [[], ["decode_unroll=all"], ["decode_mode=early_stop"]],
+                         ids=["fixed_8", "fixed_all", "early_stop_8"])
+def test_table_attention_head_decodes_as_upstream(attention_head_upstream, patched_tree, tmp_path, options):
+    ours = _attention_head(patched_tree, tmp_path, options)
+    theirs = attention_head_upstream
+    eos = theirs["structure_probs"].shape[-1] - 1
+    ids, our_ids = theirs["structure_probs"].argmax(-1), ours["structure_probs"].argmax(-1)
+    # upstream never stops this head; an early stop pads the steps after every sequence ended
+    ended = np.cumsum(ids == eos, axis=1).astype(bool).all(axis=0)
+    valid = ids.shape[1] if "decode_mode=early_stop" not in options or not ended.any() else int(ended.argmax()) + 1
+    np.testing.assert_array_equal(our_ids[:, :valid], ids[:, :valid])
+    for key in ("structure_probs", "loc_preds"):
+        np.testing.assert_allclose(ours[key][:, :valid], theirs[key][:, :valid], rtol=0, atol=1e-5, err_msg=key)

@@ -1,9 +1,12 @@
-"""The table head's decode benchmark on the CPU (issue 4): upstream's export against the
-overlay's exports (early_stop and fixed), side by side in one process on the same images.
+"""The table head's decode benchmark on the CPU: upstream's export against the overlay's
+exports (one per decode strategy), cold and warm, on the same images.
 
     python -m tools.bench_table_head --tree build/PaddleOCR --out runs/bench \\
         [--pin-tree build/PaddleOCR-pin] [--images tests/data/tables] [--repeats 5] [--threads 2]
 
+Cold: every model's predictor creation, first run and steady runs, each model in fresh
+processes (``tools.bench.cold_start``), interleaved over --cold-rounds rounds. Warm: every
+model on every image in one process, interleaved over --repeats rounds.
 Writes OUT/bench.json and OUT/report.md (exports and converted weights under OUT/models).
 Exit status: 0 measured (whatever the targets say), 1 an overlay model decoded other tokens
 than upstream (the timings compare different work), 2 bad input (one line on stderr).
@@ -16,18 +19,23 @@ import sys
 from pathlib import Path
 
 from tools.bench import BenchError
+from tools.bench.models import DEFAULT_STRATEGIES
 
 DEFAULT_IMAGES = Path(__file__).resolve().parents[1] / "tests" / "data" / "tables"
 
 
-def intervals(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}") from None
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"early_stop intervals must be positive integers: {text!r}")
-    return sorted(set(values))
+def strategies(text: str) -> list[tuple[str, int | str]]:
+    """'early_stop:8,fixed:all' -> [('early_stop', 8), ('fixed', 'all')]"""
+    found = []
+    for item in (v.strip() for v in text.split(",") if v.strip()):
+        mode, _, unroll = item.partition(":")
+        if mode not in ("early_stop", "fixed") or not (unroll == "all" and mode == "fixed" or unroll.isdigit()
+                                                       and int(unroll) >= 1):
+            raise argparse.ArgumentTypeError(f"expected MODE:UNROLL (early_stop:8, fixed:8, fixed:all), got {item!r}")
+        found.append((mode, unroll if unroll == "all" else int(unroll)))
+    if not found:
+        raise argparse.ArgumentTypeError(f"no decode strategy in {text!r}")
+    return list(dict.fromkeys(found))
 
 
 def positive(text: str) -> int:
@@ -51,8 +59,11 @@ def parse_args(argv):
     parser.add_argument("--repeats", type=positive, default=5, help="timed rounds over all models and images")
     parser.add_argument("--warmup", type=positive, default=2, help="untimed runs per model and image first")
     parser.add_argument("--threads", type=positive, default=2, help="CPU math library threads per predictor")
-    parser.add_argument("--intervals", type=intervals, default=[1, 8],
-                        help="early_stop_interval values to export (default: 1,8)")
+    parser.add_argument("--strategies", type=strategies, default=list(DEFAULT_STRATEGIES),
+                        help="overlay decode strategies to export, MODE:UNROLL,... (default: "
+                             + ",".join(f"{m}:{u}" for m, u in DEFAULT_STRATEGIES) + ")")
+    parser.add_argument("--cold-rounds", type=int, default=2,
+                        help="fresh processes per model for the cold start (default 2; 0 skips it)")
     parser.add_argument("--no-export", action="store_true",
                         help="time only PaddleX's upstream export: no tree needed, no overlay, no backbone time")
     parser.add_argument("--quiet-load", type=float, metavar="LOAD",
@@ -108,18 +119,34 @@ def run(args, log) -> dict:
     batches = load_images(args.images)
 
     work = out.resolve() / "models"  # exports run with cwd = the tree
-    bench_models, notes = models.prepare_models(work, tree, pin_tree, args.intervals, log)
+    bench_models, notes = models.prepare_models(work, tree, pin_tree, args.strategies, log)
     if args.quiet_load is not None:
         wait_for_quiet(args.quiet_load, args.quiet_wait, log)
     env = report.environment(args.threads, args.repeats, args.warmup, config_summary(args.threads))
+    cold_image = Path(args.images) / sorted(batches)[0]
+    env["cold_start_image"], env["cold_rounds"] = cold_image.name, args.cold_rounds
+    cold = cold_starts(bench_models, cold_image, args.threads, args.cold_rounds, log)
     log(f"timing {len(bench_models)} models on {len(batches)} images, {args.repeats} rounds")
     measurement = measure(bench_models, batches, args.threads, args.repeats, args.warmup, log)
     env["load_average_after"] = report.load_average()
     result = {"environment": env, "images": list(batches), "models": [m.to_json(out) for m in bench_models],
-              "notes": notes, "analysis": analysis.analyse(measurement)}
+              "notes": notes, "analysis": analysis.analyse(measurement, cold)}
     json_path, md_path = report.write(out, result)
     log(f"wrote {json_path} and {md_path}")
     return result
+
+
+def cold_starts(bench_models, image: Path, threads: int, rounds: int, log) -> dict[str, list[dict]]:
+    """model -> one cold-start record per fresh process; the model order rotates every round."""
+    from tools.bench.cold_start import cold_start_in_fresh_process
+
+    cold: dict[str, list[dict]] = {m.name: [] for m in bench_models}
+    for round_ in range(rounds):
+        shift = round_ % len(bench_models)
+        for model in bench_models[shift:] + bench_models[:shift]:
+            log(f"cold start {round_ + 1}/{rounds}: {model.name}")
+            cold[model.name].append(cold_start_in_fresh_process(model.program, str(image), threads, runs=3))
+    return cold if rounds else {}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,8 @@ PER_STEP_FACTOR = 5.0            # per-step cost at least 5x lower than upstream
 EARLY_STOP_SPEEDUP = 3.0         # early_stop end to end at least 3x faster ...
 EARLY_STOP_STEPS = (30, 250)     # ... on tables of 30-250 steps (upstream's steps run)
 FIXED_REFERENCE_STEPS = 100      # fixed no slower than upstream on a 100-step table
+NPU_CONFIG_MODEL = "overlay-early_stop-K8"  # what configs/table/SLANet_ch_npu.yml exports
+COLD_START_MAX_S = 2.0           # its predictor creation + first run, in a fresh process
 
 
 def fit_line(steps: list[int], ms: list[float]) -> dict | None:
@@ -162,7 +164,7 @@ def correctness(m: Measurement, rows: dict) -> list[dict]:
 def add_op_counts(m: Measurement, fits: dict) -> None:
     """Exported ops per decode step next to each fit, and the time per op they imply."""
     counts = {x.name: count_ops(x.program) for x in m.models}
-    kinds = {x.name: (x.decode_mode, x.early_stop_interval) for x in m.models}
+    kinds = {x.name: (x.decode_mode, x.unroll) for x in m.models}
     per_step = ops_per_step(counts, kinds, FEATURES if FEATURES in counts else None)
     for name, fit in fits.items():
         ops = per_step.get(name)
@@ -170,11 +172,33 @@ def add_op_counts(m: Measurement, fits: dict) -> None:
         fit["us_per_op"] = 1000.0 * fit["per_step_ms"] / ops if ops and fit["per_step_ms"] is not None else None
 
 
-def analyse(m: Measurement) -> dict:
+def cold_start_summary(cold: dict[str, list[dict]]) -> dict[str, dict]:
+    """model -> median over the fresh processes of each cold-start figure, and their count."""
+    summary = {}
+    for name, samples in cold.items():
+        keys = samples[0].keys() if samples else ()
+        summary[name] = {key: statistics.median(s[key] for s in samples) for key in keys}
+        summary[name]["processes"] = len(samples)
+    return summary
+
+
+def cold_start_target(summary: dict[str, dict]) -> dict:
+    checks = [{"model": NPU_CONFIG_MODEL, "create_s": c["create_s"], "first_run_s": c["first_run_s"],
+               "cold_s": c["cold_s"], "pass": c["cold_s"] <= COLD_START_MAX_S}
+              for name, c in summary.items() if name == NPU_CONFIG_MODEL]
+    return {"id": "npu_config_cold_start",
+            "text": f"the NPU config's predictor creation + first run at most {COLD_START_MAX_S:g} s "
+                    "in a fresh process", "status": _verdict(checks), "checks": checks}
+
+
+def analyse(m: Measurement, cold: dict[str, list[dict]] | None = None) -> dict:
     rows = per_image(m)
     backbone = backbone_ms(rows)
     fits = decode_fits(m, rows, backbone)
     add_op_counts(m, fits)
     speedup = speedups(m, rows)
+    cold_summary = cold_start_summary(cold or {})
     return {"backbone_ms": backbone, "per_image": rows, "fits": fits, "speedup_vs_upstream": speedup,
-            "targets": targets(m, rows, fits, speedup), "token_mismatches": correctness(m, rows)}
+            "cold_start": cold_summary,
+            "targets": targets(m, rows, fits, speedup) + [cold_start_target(cold_summary)],
+            "token_mismatches": correctness(m, rows)}

@@ -5,10 +5,12 @@ on their first runs), then each round runs every image through every model; the 
 rotates from one (round, image) to the next, so that no model always runs right after the
 same other one. The statistic kept per (model, image) is the median over the rounds.
 
-Steps: a table model's output has one row per decode step it ran (upstream stops one step
-after end-of-sequence, the overlay's early_stop at the end of a block, fixed always runs
-max_text_length + 1); the table itself is the tokens up to the first end-of-sequence after
-position 0, and that is what post-processing (TableLabelDecode) reads.
+Steps: upstream's output has one row per decode step it ran (it stops on the step that
+produces end-of-sequence); the overlay's outputs always have max_text_length + 1 rows, and
+the steps it ran follow from its strategy (``BenchModel.steps_run``: early_stop finishes the
+block of the first end-of-sequence, fixed runs every block). The table itself is the tokens
+up to the first end-of-sequence after position 0, and that is what post-processing
+(TableLabelDecode) reads.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ EOS = 49  # SLANet_ch / SLANet_plus structure dictionary: end-of-sequence is the
 
 @dataclass
 class Decoded:
-    steps_run: int            # rows of the output: steps the model actually ran
+    steps_run: int            # decode steps the model ran (see the module docstring)
+    first_eos: int | None     # first end-of-sequence, position 0 included (where the loops stop)
     sequence_steps: int       # first end-of-sequence (after position 0) + 1
     tokens: np.ndarray        # the sequence itself, end-of-sequence included
     structure: np.ndarray     # [steps_run, classes] probabilities
@@ -52,7 +55,9 @@ def decode_outputs(outputs: list[np.ndarray], eos: int = EOS) -> Decoded:
     tokens = structure.argmax(axis=-1)
     ends = np.nonzero(tokens[1:] == eos)[0]
     length = int(ends[0]) + 2 if len(ends) else len(tokens)
-    return Decoded(int(structure.shape[0]), length, tokens[:length], structure, loc)
+    first = np.nonzero(tokens == eos)[0]
+    first_eos = int(first[0]) if len(first) else None
+    return Decoded(int(structure.shape[0]), first_eos, length, tokens[:length], structure, loc)
 
 
 def compare(decoded: Decoded, reference: Decoded) -> dict:
@@ -70,6 +75,7 @@ def measure(models: list[BenchModel], batches: dict[str, np.ndarray], threads: i
             warmup: int = 2, log=print) -> Measurement:
     images = list(batches)
     predictors = {m.name: TimedPredictor(m.program, threads) for m in models}
+    by_name = {m.name: m for m in models}
     result = Measurement(models, images)
     for name, predictor in predictors.items():
         result.seconds[name] = {image: [] for image in images}
@@ -77,7 +83,9 @@ def measure(models: list[BenchModel], batches: dict[str, np.ndarray], threads: i
             for _ in range(warmup):
                 outputs = predictor.run(batch).outputs
             if name != FEATURES:
-                result.decoded.setdefault(name, {})[image] = decode_outputs(outputs)
+                decoded = decode_outputs(outputs)
+                decoded.steps_run = by_name[name].steps_run(decoded.first_eos, decoded.steps_run)
+                result.decoded.setdefault(name, {})[image] = decoded
     names = list(predictors)
     for round_ in range(repeats):
         for i, (image, batch) in enumerate(batches.items()):

@@ -4,8 +4,9 @@
   SLAHead loop), the model upstream users actually run; the reference for every ratio.
 * ``upstream-pir``: the pristine pin tree's ``tools/export_model.py`` on the converted
   weights, in Paddle 3's PIR format (optional: needs a pristine tree).
-* ``overlay-early_stop-K<k>`` / ``overlay-fixed``: the patched tree's export with its static
-  deployment config and ``Architecture.Head.decode_mode`` / ``early_stop_interval``.
+* ``overlay-<mode>-K<k>`` / ``overlay-fixed-all``: the patched tree's export with its NPU
+  config and ``Architecture.Head.decode_mode`` / ``decode_unroll`` (``early_stop-K8`` is the
+  NPU config itself; ``fixed-all`` the loop-free graph for whole-graph compilers).
 * ``features``: the same backbone + neck without the head (``features_export.py``), whose
   time is the backbone time the decode cost is measured against.
 
@@ -14,7 +15,9 @@ Exports run upstream's scripts in subprocesses with cwd = the tree (``tools.pipe
 
 from __future__ import annotations
 
+import math
 import shutil
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,12 +26,16 @@ from tools.pipeline import PipelineError
 from tools.pipeline.export import NPU_CONFIG, PLAIN_CONFIG, checkpoint_prefix, export_table_model, find_export
 from tools.pipeline.tree import check_tree, last_error_line, run_in_tree
 
-DECODER_PATCH = "ppocr/modeling/heads/table_static_decode.py"  # overlay 0001: decode_mode
+DECODER_PATCH = "ppocr/modeling/heads/table_static_decode.py"  # overlay 0001: decode strategies
 FEATURES_SCRIPT = Path(__file__).with_name("features_export.py")
 INPUT_HW = (488, 488)  # PaddingTableImage's size: what every table predictor is fed
 
 REFERENCE = "upstream"
 FEATURES = "features"
+STEPS = 501  # SLANet_ch / SLANet_plus: max_text_length + 1
+# (decode_mode, decode_unroll) exported by default: the NPU config, the same loop with a fixed
+# trip count, and the loop-free graph (whose predictor takes minutes to create)
+DEFAULT_STRATEGIES = (("early_stop", 8), ("fixed", 8), ("fixed", "all"))
 
 
 @dataclass
@@ -38,7 +45,20 @@ class BenchModel:
     program: str       # inference.json / inference.pdmodel path
     made_by: str       # how it was exported, in one line
     decode_mode: str | None = None          # overlay: fixed | early_stop; upstream: early stop by nature
-    early_stop_interval: int | None = None
+    unroll: int | str | None = None         # overlay: steps per loop iteration, or 'all'; upstream: 1
+    export_s: float | None = None           # wall time of its export
+
+    def steps_run(self, first_eos: int | None, rows: int) -> int:
+        """Decode steps the model ran for a sequence whose first end-of-sequence is at
+        ``first_eos`` (position 0 counts: the loops stop on it); ``rows``: its output length."""
+        if self.kind != "overlay":
+            return rows  # upstream's outputs stop where its loop stopped
+        if self.unroll == "all":
+            return STEPS
+        length = math.ceil(STEPS / self.unroll) * self.unroll  # the last iteration may run past 501
+        if self.decode_mode == "fixed" or first_eos is None:
+            return length
+        return min(length, math.ceil((first_eos + 1) / self.unroll) * self.unroll)
 
     def to_json(self, out: Path) -> dict:
         """As recorded in bench.json: the program relative to --out (no machine paths)."""
@@ -50,8 +70,8 @@ class BenchModel:
         return data
 
 
-def overlay_name(mode: str, interval: int) -> str:
-    return "overlay-fixed" if mode == "fixed" else f"overlay-early_stop-K{interval}"
+def overlay_name(mode: str, unroll: int | str) -> str:
+    return f"overlay-{mode}-" + ("all" if unroll == "all" else f"K{unroll}")
 
 
 def reference_model() -> BenchModel:
@@ -69,7 +89,7 @@ def check_overlay_tree(tree: str | Path) -> Path:
         tree = check_tree(tree)
     except PipelineError as exc:
         raise BenchError(str(exc)) from None
-    for needed, what in ((DECODER_PATCH, "no Architecture.Head.decode_mode support"),
+    for needed, what in ((DECODER_PATCH, "no Architecture.Head.decode_mode / decode_unroll support"),
                          (NPU_CONFIG, "no static-input export config")):
         if not (tree / needed).is_file():
             raise BenchError(f"{tree} is not a patched tree ({what}: {needed} is missing); "
@@ -96,30 +116,30 @@ def _fresh(path: Path) -> Path:
 
 
 def _export(tree: Path, work: Path, weights: Path, config: str, options: list[str],
-            env: dict[str, str] | None = None) -> Path:
+            env: dict[str, str] | None = None) -> tuple[Path, float]:
+    """The exported program and how long the export took."""
+    start = time.perf_counter()
     try:
         made = export_table_model(tree, _fresh(work), checkpoint=str(weights), config=config,
                                   options=options, env=env)
     except PipelineError as exc:
         raise BenchError(str(exc)) from None
-    return Path(made["dir"]) / made["program"]
+    return Path(made["dir"]) / made["program"], time.perf_counter() - start
 
 
-def export_overlay(tree: Path, work: Path, weights: Path, mode: str, interval: int) -> BenchModel:
-    name = overlay_name(mode, interval)
-    options = [f"Architecture.Head.decode_mode={mode}"]
-    if mode == "early_stop":
-        options.append(f"Architecture.Head.early_stop_interval={interval}")
-    program = _export(tree, work / name, weights, NPU_CONFIG, options)
+def export_overlay(tree: Path, work: Path, weights: Path, mode: str, unroll: int | str) -> BenchModel:
+    name = overlay_name(mode, unroll)
+    options = [f"Architecture.Head.decode_mode={mode}", f"Architecture.Head.decode_unroll={unroll}"]
+    program, seconds = _export(tree, work / name, weights, NPU_CONFIG, options)
     return BenchModel(name, "overlay", str(program), f"patched tree: export_model.py -c {NPU_CONFIG} "
-                      + " ".join(options), mode, interval if mode == "early_stop" else None)
+                      + " ".join(options), mode, unroll, seconds)
 
 
 def export_upstream_pir(pin_tree: Path, work: Path, weights: Path) -> BenchModel:
     name = "upstream-pir"
-    program = _export(pin_tree, work / name, weights, PLAIN_CONFIG, [], {"FLAGS_enable_pir_api": "1"})
+    program, seconds = _export(pin_tree, work / name, weights, PLAIN_CONFIG, [], {"FLAGS_enable_pir_api": "1"})
     return BenchModel(name, "upstream", str(program), f"pristine pin tree: export_model.py -c {PLAIN_CONFIG} (PIR)",
-                      "early_stop", 1)
+                      "early_stop", 1, seconds)
 
 
 def export_features(tree: Path, work: Path, weights: Path) -> BenchModel:
@@ -128,16 +148,18 @@ def export_features(tree: Path, work: Path, weights: Path) -> BenchModel:
     script = out / FEATURES_SCRIPT.name
     shutil.copyfile(FEATURES_SCRIPT, script)
     log = out / "export.log"
+    start = time.perf_counter()
     proc = run_in_tree(tree, [str(script), PLAIN_CONFIG, str(weights), str(out / "export" / "inference"),
                               str(INPUT_HW[0]), str(INPUT_HW[1])], log)
     program = find_export(out / "export")
     if proc.returncode != 0 or program is None:
         raise BenchError(f"features export failed ({log}): {last_error_line(log)}")
     return BenchModel(FEATURES, "features", str(program),
-                      f"patched tree: {PLAIN_CONFIG} without its Head, static [1, 3, {INPUT_HW[0]}, {INPUT_HW[1]}]")
+                      f"patched tree: {PLAIN_CONFIG} without its Head, static [1, 3, {INPUT_HW[0]}, {INPUT_HW[1]}]",
+                      export_s=time.perf_counter() - start)
 
 
-def prepare_models(work: Path, tree: Path | None, pin_tree: Path | None, intervals: list[int],
+def prepare_models(work: Path, tree: Path | None, pin_tree: Path | None, strategies,
                    log=print) -> tuple[list[BenchModel], list[str]]:
     """Every model to time (reference first) and notes on the ones left out."""
     models, notes = [reference_model()], []
@@ -151,11 +173,9 @@ def prepare_models(work: Path, tree: Path | None, pin_tree: Path | None, interva
     else:
         notes.append("upstream-pir skipped: no --pin-tree (a pristine tree, `python apply.py --pin-only --tree DIR`)")
     if tree is not None:
-        for interval in intervals:
-            log(f"exporting {overlay_name('early_stop', interval)}")
-            models.append(export_overlay(tree, work, weights, "early_stop", interval))
-        log("exporting overlay-fixed")
-        models.append(export_overlay(tree, work, weights, "fixed", 1))
+        for mode, unroll in strategies:
+            log(f"exporting {overlay_name(mode, unroll)}")
+            models.append(export_overlay(tree, work, weights, mode, unroll))
         log("exporting features (backbone + neck)")
         models.append(export_features(tree, work, weights))
     return models, notes

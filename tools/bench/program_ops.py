@@ -45,11 +45,11 @@ def ops_per_step(counts: dict[str, dict], kinds: dict[str, tuple[str | None, int
     (its ops - the features model's ops) / steps, which also spreads the head's once-per-image ops."""
     per_step = {}
     for name, c in counts.items():
-        mode, interval = kinds[name]
+        mode, unroll = kinds[name]
         if name == features or mode is None:
             continue
         if c["loop_body_ops"] is not None:
-            per_step[name] = c["loop_body_ops"] / (interval or 1)
+            per_step[name] = c["loop_body_ops"] / (unroll if isinstance(unroll, int) else 1)
         elif features in counts:
             per_step[name] = (c["kernel_ops"] - counts[features]["kernel_ops"]) / steps_fixed
         else:

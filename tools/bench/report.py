@@ -77,6 +77,8 @@ def render(result: dict) -> str:
     else:
         lines.append("Only `upstream` was run: nothing to compare.")
 
+    lines += _cold_start_section(result)
+
     lines += ["", "## End to end per image (ms, speedup vs `upstream`)", ""]
     head = ["image", "tokens", "backbone"] + [f"`{n}`" for n in tables]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -114,6 +116,9 @@ def render(result: dict) -> str:
         for c in t["checks"]:
             if t["id"] == "per_step":
                 detail = f"{c['per_step_ms']:.3f} ms vs {c['upstream_per_step_ms']:.3f} ms: {c['ratio']:.2f}× lower"
+            elif t["id"] == "npu_config_cold_start":
+                detail = (f"{c['create_s']:.2f} s creation + {c['first_run_s']:.2f} s first run = "
+                          f"{c['cold_s']:.2f} s")
             elif t["id"] == "early_stop_end_to_end":
                 detail = (f"over {c['images']} images: min {c['min_speedup']:.2f}× ({c['min_speedup_image']}), "
                           f"median {c['median_speedup']:.2f}×")
@@ -123,6 +128,34 @@ def render(result: dict) -> str:
                           f"{c['nearest_image_fixed_ms']:.1f} vs {c['nearest_image_upstream_ms']:.1f} ms)")
             lines.append(f"  - `{c['model']}` {'pass' if c['pass'] else 'FAIL'}: {detail}")
     return "\n".join(lines) + "\n"
+
+
+def _s(value) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _cold_start_section(result: dict) -> list[str]:
+    cold, env = result["analysis"].get("cold_start") or {}, result["environment"]
+    if not cold:
+        return []
+    rows = result["analysis"]["per_image"]
+    lines = ["", "## Cold start: a fresh process to its first table", "",
+             f"Each model in {env.get('cold_rounds')} fresh process(es), models interleaved, on "
+             f"{env.get('cold_start_image')}; medians. Creation = `create_predictor` (Paddle Inference loads "
+             "and optimises the program); first run = the executor's one-time set-up plus one table; steady = "
+             "the median of 3 more runs in the same process. Warm = the interleaved in-process median over every "
+             "image (below). Interpreter and Paddle import (~1 s) are not included.", "",
+             "| model | export s | creation s | first run s | creation + first run s | steady s | warm median ms |",
+             "|---|---|---|---|---|---|---|"]
+    for model in result["models"]:
+        c = cold.get(model["name"])
+        if not c:
+            continue
+        warm = [r["median_ms"] for r in rows.get(model["name"], {}).values()]
+        lines.append(f"| `{model['name']}` | {_s(model.get('export_s'))} | {_s(c['create_s'])} | "
+                     f"{_s(c['first_run_s'])} | {_s(c['cold_s'])} | {_s(c['steady_s'])} | "
+                     f"{_ms(sorted(warm)[len(warm) // 2]) if warm else '–'} |")
+    return lines
 
 
 def write(out: Path, result: dict) -> tuple[Path, Path]:
