@@ -27,6 +27,9 @@ class ImageResult:
     candidate_table_s: float | None = None
     reference_steps: int | None = None
     candidate_steps: int | None = None
+    # upstream's predict_table.py as a fresh process on this image, start to exit
+    reference_one_shot_s: float | None = None
+    candidate_one_shot_s: float | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -82,6 +85,8 @@ def compare_image(name: str, ref: dict, cand: dict, box_tol: float) -> ImageResu
     r.reference_table_s = ref["timings"].get("table")
     r.candidate_table_s = cand["timings"].get("table")
     r.reference_steps, r.candidate_steps = ref.get("eos_step"), cand.get("eos_step")
+    r.reference_one_shot_s = (ref.get("one_shot") or {}).get("process_s")
+    r.candidate_one_shot_s = (cand.get("one_shot") or {}).get("process_s")
     r.first_token_diff = _first_diff(ref["tokens"], cand["tokens"])
     r.tokens_equal = r.first_token_diff is None
     if not r.tokens_equal:

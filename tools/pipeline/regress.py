@@ -43,7 +43,7 @@ def regress(args) -> int:
     preflight(tree, args.device)  # fail fast, before the slow reference run
     common = dict(images=args.images, checkpoint=args.checkpoint, det_model_dir=args.det_model_dir,
                   rec_model_dir=args.rec_model_dir, rec_dict=args.rec_dict, warmup=args.warmup,
-                  overwrite=args.overwrite)
+                  overwrite=args.overwrite, one_shot=args.one_shot)
     if args.reference:
         reference = load_records(args.reference)
     else:

@@ -20,6 +20,7 @@ from tools.pipeline import PipelineError
 from tools.pipeline.device import device_env, predictor_flags, preflight
 from tools.pipeline.export import export_table_model, find_export
 from tools.pipeline.images import list_images
+from tools.pipeline.one_shot import time_predict_table
 from tools.pipeline.tree import check_tree, last_error_line, run_source_in_tree
 
 RECORDER = Path(__file__).with_name("record_tables.py")
@@ -73,7 +74,8 @@ def prepare_out(out: Path, overwrite: bool) -> None:
 
 def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=None, options=None,
                  table_model_dir=None, det_model_dir=None, rec_model_dir=None, rec_dict=None,
-                 warmup: int = 1, require_static: bool = False, overwrite: bool = False) -> dict:
+                 warmup: int = 1, require_static: bool = False, overwrite: bool = False,
+                 one_shot: bool = False) -> dict:
     """Everything the CLI does; returns the records (also written to OUT/records.json)."""
     tree = check_tree(tree)
     out = Path(out).resolve()
@@ -100,19 +102,25 @@ def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=No
         list_file.write_text("".join(f"{c.path.resolve()}\n" for c in usable), encoding="utf-8")
         raw = out / "raw_records.json"
         raw.unlink(missing_ok=True)
-        flags = [
-            f"--image_list={list_file}", f"--record_json={raw}", f"--warmup={warmup}",
+        upstream_flags = [
             *predictor_flags(tree, device),
             f"--det_model_dir={models['det']}", f"--rec_model_dir={models['rec']}",
             f"--rec_char_dict_path={models['rec_dict']}", f"--table_model_dir={export['dir']}",
-            f"--table_char_dict_path={tree / TABLE_DICT}", "--show_log=False",
+            f"--table_char_dict_path={tree / TABLE_DICT}",
         ]
+        flags = [f"--image_list={list_file}", f"--record_json={raw}", f"--warmup={warmup}", *upstream_flags,
+                 "--show_log=False"]
         log = out / "logs" / "predict_table.log"
         proc = run_source_in_tree(tree, RECORDER, flags, log, device_env(device))
         if proc.returncode != 0 or not raw.is_file():
             raise PipelineError(f"predict_table failed ({log}): {last_error_line(log)}")
         records = json.loads(raw.read_text(encoding="utf-8"))
         raw.unlink()
+        if one_shot:  # the script itself, one fresh process per image, as its users run it
+            for c in usable:
+                if "error" not in records.get(c.path.name, {"error": None}):
+                    records[c.path.name]["one_shot"] = time_predict_table(tree, c.path.resolve(), upstream_flags,
+                                                                          out, device_env(device))
     for name, rec in list(records.items()):
         if "error" in rec:
             failed[name] = rec.pop("error")
@@ -156,6 +164,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=1, help="images run once before timing (default 1)")
     parser.add_argument("--require-static", action="store_true", help="pass --require-static to the NPU check")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing records.json in --out")
+    parser.add_argument("--no-one-shot", dest="one_shot", action="store_false",
+                        help="skip timing upstream's predict_table.py as a fresh process per image")
 
 
 def report_failures(result: dict) -> int:
@@ -174,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run_pipeline(args.tree, args.device, args.images, args.out, args.checkpoint, args.config,
                               args.opt, args.table_model_dir, args.det_model_dir, args.rec_model_dir,
-                              args.rec_dict, args.warmup, args.require_static, args.overwrite)
+                              args.rec_dict, args.warmup, args.require_static, args.overwrite, args.one_shot)
     except Exception as exc:  # PipelineError, ModelCacheError, ConversionError: one line, no trace
         if not isinstance(exc, (PipelineError, RuntimeError, OSError, ValueError)):
             raise
