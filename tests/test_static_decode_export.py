@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import pytest
 
-from table_head_layers import SLAHeadLayers
-from test_static_decode_parity import load_static_decoder
-from tools.convert_weights import head_params
+from table_head_layers import export_head
 from tools.npu_check import check_model, default_kernel_list
-
-FEATURES = [1, 256, 96]  # 488 / 32 = 16 x 16 positions, 96 channels (CSPPAN)
 UPSTREAM_OPS_PER_STEP = 72  # measured on the SLANet_plus export by tests/test_npu_check.py
 ITERATIONS = 63  # ceil(501 steps / 8)
 
@@ -32,19 +28,9 @@ def kernels():
     return path
 
 
-def _export(slanet_plus_dir, out, mode, unroll):
-    import paddle
-
-    decoder = load_static_decoder(out)
-    head = SLAHeadLayers(decoder, head_params(slanet_plus_dir, "SLANet_ch"), decoder.DecodeStrategy(mode, unroll))
-    spec = [paddle.static.InputSpec(FEATURES, "float32")]
-    paddle.jit.save(paddle.jit.to_static(head, input_spec=spec, full_graph=True), str(out / "inference"))
-    return out
-
-
 @pytest.fixture(scope="module")
 def npu_config_export(slanet_plus_dir, tmp_path_factory):
-    return _export(slanet_plus_dir, tmp_path_factory.mktemp("early_stop"), "early_stop", 8)
+    return export_head(slanet_plus_dir, tmp_path_factory.mktemp("early_stop"), "early_stop", 8)
 
 
 def _no_slice_assignment(report):
@@ -66,16 +52,15 @@ def test_npu_config_decoder_is_static_with_a_bounded_loop(npu_config_export, ker
 
 
 def test_fixed_loop_has_a_trip_count_fixed_by_its_counter(slanet_plus_dir, tmp_path, kernels):
-    report = check_model(_export(slanet_plus_dir, tmp_path, "fixed", 8), kernels=kernels, require_static=True)
+    report = check_model(export_head(slanet_plus_dir, tmp_path, "fixed", 8), kernels=kernels, require_static=True)
     assert [(f.severity, f.rule) for f in report.findings] == [("info", "counter-loop")]
     (loop,) = report.control_flow
     assert loop.condition == "counter" and loop.trip_count == str(ITERATIONS)
     assert f"{ITERATIONS + 1} host reads" in loop.cost
 
 
-def test_fully_unrolled_decoder_is_one_graph(slanet_plus_dir, tmp_path, kernels):
-    report = check_model(_export(slanet_plus_dir, tmp_path, "fixed", "all"), kernels=kernels,
-                         require_single_graph=True)
+def test_fully_unrolled_decoder_is_one_graph(fixed_head_export, kernels):
+    report = check_model(fixed_head_export, kernels=kernels, require_single_graph=True)
     assert report.findings == [], report.findings
     assert report.control_flow == []
     assert _no_slice_assignment(report)
