@@ -1,5 +1,6 @@
-"""The layers upstream's SLAHead reads at inference, filled with real weights, for the offline
-tests that have no upstream tree.
+"""Patch 0001's decoder for the offline tests, which have no upstream tree: the module as the
+patch writes it, the layers of upstream's SLAHead it reads (filled with real weights), the head
+exported on its own, and the tables decoded as TableLabelDecode reads them.
 
 Patch 0001's decoder reads the weights through the head's own layers
 (``head.structure_attention_cell.rnn.weight_ih``, ``head.loc_generator(...)``). Upstream builds
@@ -10,8 +11,30 @@ the same arrangement and under the same state-dict names, hold the SLANet_plus w
 
 from __future__ import annotations
 
+import numpy as np
 import paddle
 from paddle import nn
+
+from overlay_files import extract, load_module
+from tools.table_tokens import end_of_sequence, sequence_length
+
+
+def load_static_decoder(dest):
+    """The decoding module that patch 0001 adds to upstream's tree."""
+    path = "ppocr/modeling/heads/table_static_decode.py"
+    return load_module(extract("static-shapes", path, dest), "table_static_decode")
+
+
+def decoded_tables(structure, loc, shapes):
+    """What TableLabelDecode reads per batch element: the table's tokens (without the end) and
+    their boxes in pixels of the image (``shapes``: the pre-processing's shape rows)."""
+    out = []
+    for probs, boxes, shape in zip(structure, loc, shapes):
+        ids = probs.argmax(-1)
+        n = sequence_length(ids, end_of_sequence(probs)) - 1
+        scale = np.tile(shape[1::-1], boxes.shape[-1] // 2)  # x by width, y by height
+        out.append((ids[:n], boxes[:n] * scale))
+    return out
 
 
 class AttentionGRUCellLayers(nn.Layer):
@@ -55,7 +78,6 @@ FEATURES = [1, 256, 96]  # 488 / 32 = 16 x 16 positions, 96 channels (CSPPAN): w
 def export_head(slanet_plus_dir, out, mode, unroll):
     """Patch 0001's decoder with SLANet_plus's head weights exported on its own (input: the
     flattened features [1, 256, 96]) as a Paddle inference model in ``out``."""
-    from test_static_decode_parity import load_static_decoder
     from tools.convert_weights import head_params
 
     decoder = load_static_decoder(out)

@@ -79,8 +79,9 @@ def test_steps_are_those_of_the_models_own_outputs(no_export_run, slanet_plus_di
         _, structure = run_inference_model(slanet_plus_dir, batch)  # the executor, not the benchmark's predictor
         tokens = structure[0].argmax(-1)
         assert row["steps_run"] == structure.shape[1]
-        assert tokens[row["sequence_steps"] - 1] == 49
-        assert 49 not in tokens[1:row["sequence_steps"] - 1]
+        eos = structure.shape[-1] - 1  # the dictionary's last class
+        assert tokens[row["sequence_steps"] - 1] == eos
+        assert eos not in tokens[1:row["sequence_steps"] - 1]
         assert row["sequence_steps"] <= row["steps_run"]
 
 

@@ -14,15 +14,13 @@ import numpy as np
 import pytest
 
 from inference_runner import run_with_head_input
-from overlay_files import extract, load_module
-from table_head_layers import SLAHeadLayers
+from table_head_layers import SLAHeadLayers, decoded_tables, load_static_decoder
 from tools.convert_weights import head_params
 from tools.table_input import preprocess, read_image
 
 TABLES = Path(__file__).resolve().parent / "data" / "tables"
 SAMPLES = sorted(TABLES.glob("*.png"))
 MAX_TEXT_LENGTH = 500  # SLANet_ch / SLANet_plus: 501 decode steps at most
-EOS = 49  # 50 classes; the last is end-of-sequence
 PROB_ATOL = 1e-5
 # Boxes agree to 1e-3 px at the model's 488-px input, i.e. 2e-6 of the image side. Larger
 # images scale that up: upstream's own float32 box head is off from a float64 evaluation of
@@ -37,12 +35,6 @@ def decoder(tmp_path_factory):
     return load_static_decoder(tmp_path_factory.mktemp("decoder"))
 
 
-def load_static_decoder(dest):
-    """The decoding module that patch 0001 adds to upstream's tree."""
-    path = "ppocr/modeling/heads/table_static_decode.py"
-    return load_module(extract("static-shapes", path, dest), "table_static_decode")
-
-
 @pytest.fixture(scope="module")
 def weights(slanet_plus_dir):
     return head_params(slanet_plus_dir, "SLANet_ch")
@@ -52,18 +44,6 @@ def _reference(model_dir, images):
     batches, shapes = zip(*(preprocess(read_image(p)) for p in images))
     features, (loc, structure) = run_with_head_input(model_dir, np.concatenate(batches))
     return features, structure, loc, np.stack(shapes)
-
-
-def _decode(structure, loc, shapes):
-    """What TableLabelDecode reads: tokens up to each sequence's end, and their boxes in pixels."""
-    out = []
-    for probs, boxes, shape in zip(structure, loc, shapes):
-        ids = probs.argmax(-1)
-        ends = np.flatnonzero(ids[1:] == EOS)
-        n = ends[0] + 1 if len(ends) else len(ids)
-        scale = np.tile(shape[1::-1], boxes.shape[-1] // 2)  # x by width, y by height
-        out.append((ids[:n], boxes[:n] * scale))
-    return out
 
 
 def _ours(decoder, weights, features, mode, unroll):
@@ -96,7 +76,7 @@ def test_single_image_matches_upstream(decoder, weights, slanet_plus_dir, image,
 def test_batch_of_different_lengths_matches_upstream(decoder, weights, slanet_plus_dir, mode, unroll):
     images = [TABLES / "small_6x3.png", TABLES / "large_22x9.png", TABLES / "merged_8x5.png"]
     features, structure, loc, shapes = _reference(slanet_plus_dir, images)
-    lengths = [len(ids) for ids, _ in _decode(structure, loc, shapes)]
+    lengths = [len(ids) for ids, _ in decoded_tables(structure, loc, shapes)]
     assert len(set(lengths)) == 3, f"the batch should mix sequence lengths, got {lengths}"
     ours_structure, ours_loc = _ours(decoder, weights, features, mode, unroll)
     _assert_same_result(structure, loc, ours_structure, ours_loc, shapes)
@@ -109,8 +89,8 @@ def test_bad_decode_strategy_is_refused_with_its_key(decoder, mode, unroll):
 
 
 def _assert_same_result(structure, loc, ours_structure, ours_loc, shapes):
-    reference = _decode(structure, loc, shapes)
-    ours = _decode(ours_structure, ours_loc, shapes)
+    reference = decoded_tables(structure, loc, shapes)
+    ours = decoded_tables(ours_structure, ours_loc, shapes)
     for b, ((ids, boxes), (our_ids, our_boxes), shape) in enumerate(zip(reference, ours, shapes)):
         np.testing.assert_array_equal(our_ids, ids)
         atol = BOX_ATOL_AT_INPUT_PX * max(1.0, max(shape[:2]) / INPUT_PX)

@@ -22,8 +22,7 @@ import numpy as np
 
 from tools.bench.models import FEATURES, BenchModel
 from tools.bench.predictors import TimedPredictor
-
-EOS = 49  # SLANet_ch / SLANet_plus structure dictionary: end-of-sequence is the last class
+from tools.table_tokens import end_of_sequence, sequence_length
 
 
 @dataclass
@@ -47,14 +46,14 @@ class Measurement:
         return 1000.0 * statistics.median(self.seconds[model][image])
 
 
-def decode_outputs(outputs: list[np.ndarray], eos: int = EOS) -> Decoded:
+def decode_outputs(outputs: list[np.ndarray]) -> Decoded:
     """Upstream's predictor order: outputs[0] loc_preds, outputs[1] structure_probs (batch of one)."""
-    if len(outputs) != 2 or outputs[1].ndim != 3 or outputs[1].shape[-1] != eos + 1:
+    if len(outputs) != 2 or outputs[1].ndim != 3 or outputs[0].shape[:2] != outputs[1].shape[:2]:
         raise ValueError(f"not a SLANet output: shapes {[o.shape for o in outputs]}")
     loc, structure = outputs[0][0], outputs[1][0]
+    eos = end_of_sequence(structure)
     tokens = structure.argmax(axis=-1)
-    ends = np.nonzero(tokens[1:] == eos)[0]
-    length = int(ends[0]) + 2 if len(ends) else len(tokens)
+    length = sequence_length(tokens, eos)
     first = np.nonzero(tokens == eos)[0]
     first_eos = int(first[0]) if len(first) else None
     return Decoded(int(structure.shape[0]), first_eos, length, tokens[:length], structure, loc)
