@@ -70,6 +70,12 @@ def test_cold_start_is_measured_in_fresh_processes(no_export_run):
     assert target["status"] == "not evaluated"  # no overlay model without a tree
 
 
+def test_report_shows_the_latency_plot(no_export_run):
+    out, _, report = no_export_run
+    assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "![ms per table against decode steps](latency.png)" in report
+
+
 def test_steps_are_those_of_the_models_own_outputs(no_export_run, slanet_plus_dir):
     from tools.table_input import preprocess, read_image
 

@@ -8,6 +8,8 @@
 * ``program_ops`` exported ops per decode step (what a step's cost on the CPU follows)
 * ``analysis``    per-step fits, ratios against upstream, the issue's targets
 * ``report``      bench.json and report.md
+* ``plot``        latency.png: ms per table against decode steps
+* ``cold_start``  one model's cold start, in the fresh process it runs in
 """
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from tools.bench.models import FEATURES, REFERENCE
 
+PLOT = "latency.png"  # written next to report.md, which shows it
+
 
 def cpu_model() -> str:
     try:
@@ -79,7 +81,7 @@ def render(result: dict) -> str:
 
     lines += _cold_start_section(result)
 
-    lines += ["", "## End to end per image (ms, speedup vs `upstream`)", ""]
+    lines += ["", "## End to end per image (ms, speedup vs `upstream`)", "", f"![ms per table against decode steps]({PLOT})", ""]
     head = ["image", "tokens", "backbone"] + [f"`{n}`" for n in tables]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for i in images:
@@ -159,8 +161,11 @@ def _cold_start_section(result: dict) -> list[str]:
 
 
 def write(out: Path, result: dict) -> tuple[Path, Path]:
+    from tools.bench.plot import plot_latency
+
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "bench.json", out / "report.md"
     json_path.write_text(json.dumps(result, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    plot_latency(result, out / PLOT)
     md_path.write_text(render(result), encoding="utf-8")
     return json_path, md_path
