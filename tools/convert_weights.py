@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -148,18 +147,15 @@ def write_map(upstream_tree: str | os.PathLike, config: str, out: str | os.PathL
     if not (tree / config).is_file():
         raise ConversionError(f"{config}: no such config in {upstream_tree}")
     out = Path(out)
+    from tools.pipeline.tree import last_error_line, run_script_in_tree
+
     with tempfile.TemporaryDirectory() as tmp:
-        record_file = Path(tmp) / "names.json"
+        record_file, log = Path(tmp) / "names.json", Path(tmp) / "names.log"
         # a fresh process: names are numbered per process, and upstream's imports stay out of ours
-        env = dict(os.environ, PYTHONPATH=str(tree))
-        proc = subprocess.run(
-            [sys.executable, str(Path(__file__).with_name("upstream_param_names.py")),
-             "--config", config, "--out", str(record_file)],
-            cwd=tree, env=env, capture_output=True, text=True,
-        )
+        proc = run_script_in_tree(tree, Path(__file__).with_name("upstream_param_names.py"),
+                                  ["--config", config, "--out", str(record_file)], log)
         if proc.returncode != 0 or not record_file.is_file():
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ConversionError(f"building {config} in {upstream_tree} failed: {last}")
+            raise ConversionError(f"building {config} in {upstream_tree} failed: {last_error_line(log)}")
         record = json.loads(record_file.read_text(encoding="utf-8"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(_format_map({"arch": Path(config).stem, **record}), encoding="utf-8")

@@ -6,7 +6,7 @@ record is what maps an export back onto upstream's structured keys. Paddle numbe
 layer type in creation order, so the build happens in a fresh process and a fresh
 ``unique_name.guard()``, exactly as an export does it.
 
-    cd <upstream tree> && PYTHONPATH=. python <this file> --config configs/table/SLANet_ch.yml --out names.json
+    cd <upstream tree> && PYTHONPATH=. python -P <this file> --config configs/table/SLANet_ch.yml --out names.json
 
 Used by ``tools/convert_weights.py --write-map``; not meant to be imported.
 """

@@ -1,9 +1,9 @@
 """Export SLANet's backbone + neck without the head, for the benchmark's backbone time.
 
-Run inside an upstream tree, from a copy outside our repository (paddle.jit reads the
-forward's source from the file, and our own ``tools`` package must not shadow the tree's):
+Runs against an upstream tree (``tools.pipeline.tree.run_script_in_tree``: our own ``tools``
+package must not shadow the tree's; paddle.jit reads the forward's source from this file):
 
-    cd TREE && python COPY/features_export.py CONFIG WEIGHTS_PREFIX OUT_PREFIX H W
+    cd TREE && PYTHONPATH=. python -P features_export.py CONFIG WEIGHTS_PREFIX OUT_PREFIX H W
 
 The model is built from the config's Architecture with the Head removed (upstream's
 BaseModel then returns the neck's output), loads the same weights as the full exports, and
@@ -12,15 +12,12 @@ is saved with a static [1, 3, H, W] input; its output is the feature map the hea
 with Paddle 3 it is the PIR format of the overlay's exports.
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.getcwd())  # the tree: its ppocr and tools
+import paddle
 
-import paddle  # noqa: E402
-
-from ppocr.modeling.architectures import build_model  # noqa: E402
-from tools.program import load_config  # noqa: E402
+from ppocr.modeling.architectures import build_model
+from tools.program import load_config
 
 
 class Features(paddle.nn.Layer):

@@ -24,7 +24,7 @@ from pathlib import Path
 from tools.bench import BenchError
 from tools.pipeline import PipelineError
 from tools.pipeline.export import NPU_CONFIG, PLAIN_CONFIG, checkpoint_prefix, export_table_model, find_export
-from tools.pipeline.tree import check_tree, last_error_line, run_in_tree
+from tools.pipeline.tree import check_tree, last_error_line, run_script_in_tree
 
 DECODER_PATCH = "ppocr/modeling/heads/table_static_decode.py"  # overlay 0001: decode strategies
 FEATURES_SCRIPT = Path(__file__).with_name("features_export.py")
@@ -143,13 +143,11 @@ def export_upstream_pir(pin_tree: Path, work: Path, weights: Path) -> BenchModel
 
 
 def export_features(tree: Path, work: Path, weights: Path) -> BenchModel:
-    """Backbone + neck, by our script copied out of the repository and run in the tree."""
+    """Backbone + neck, by our script run against the tree."""
     out = _fresh(work / FEATURES).resolve()  # the script runs with cwd = the tree
-    script = out / FEATURES_SCRIPT.name
-    shutil.copyfile(FEATURES_SCRIPT, script)
     log = out / "export.log"
     start = time.perf_counter()
-    proc = run_in_tree(tree, [str(script), PLAIN_CONFIG, str(weights), str(out / "export" / "inference"),
+    proc = run_script_in_tree(tree, FEATURES_SCRIPT, [PLAIN_CONFIG, str(weights), str(out / "export" / "inference"),
                               str(INPUT_HW[0]), str(INPUT_HW[1])], log)
     program = find_export(out / "export")
     if proc.returncode != 0 or program is None:

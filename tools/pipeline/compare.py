@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tools.pipeline.tree import last_error_line, run_source_in_tree
+from tools.pipeline.tree import last_error_line, run_script_in_tree
 
 TEDS_SCRIPT = Path(__file__).with_name("teds_scores.py")
 
@@ -135,7 +135,7 @@ def teds_scores(tree: Path, reference: dict, candidate: dict, work: Path) -> dic
     pairs_file.write_text(json.dumps(pairs, ensure_ascii=False), encoding="utf-8")
     scores_file.unlink(missing_ok=True)
     log = work / "logs" / "teds.log"
-    proc = run_source_in_tree(tree, TEDS_SCRIPT, [str(pairs_file), str(scores_file)], log)
+    proc = run_script_in_tree(tree, TEDS_SCRIPT, [str(pairs_file), str(scores_file)], log)
     if proc.returncode != 0 or not scores_file.is_file():
         from tools.pipeline import PipelineError
 

@@ -1,13 +1,14 @@
 """Run upstream's table system on a list of images and record every result as JSON.
 
-This file is executed INSIDE an upstream PaddleOCR tree (cwd = the tree, the tree first on
-sys.path; our repository is never on the path there, since both have a ``tools`` package).
+This file runs against an upstream PaddleOCR tree (``tools.pipeline.tree.run_script_in_tree``:
+cwd = the tree, the tree first on sys.path, our repository never on it, since both have a
+``tools`` package).
 It uses upstream's own pieces: ``ppstructure.utility.parse_args`` (so every upstream flag,
 ``--device``/``--use_npu`` included, passes through untouched), ``TableSystem`` from
 ``ppstructure/table/predict_table.py`` (det + rec + table + matcher: the full HTML with
 text), whose table model is ``TableStructurer`` from ``predict_structure.py``.
 
-    python -c "$(cat record_tables.py)" --image_list FILE --record_json OUT [upstream flags]
+    cd TREE && PYTHONPATH=. python -P record_tables.py --image_list FILE --record_json OUT [upstream flags]
 
 Per image it records the structure tokens, cell boxes, HTML, upstream's timings and the
 decode step counts; an image that fails is recorded with its error and the run goes on.
@@ -19,8 +20,6 @@ import os
 import sys
 import time
 import traceback
-
-sys.path.insert(0, os.getcwd())
 
 
 def _own_args(argv):

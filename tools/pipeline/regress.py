@@ -20,7 +20,7 @@ from tools.pipeline.compare import compare_records, teds_scores
 from tools.pipeline.device import preflight
 from tools.pipeline.pristine import pristine_tree
 from tools.pipeline.report import render
-from tools.pipeline.run import RECORDS, add_run_arguments, run_pipeline
+from tools.pipeline.run import add_run_arguments, run_pipeline
 from tools.pipeline.tree import check_tree
 
 

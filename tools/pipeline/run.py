@@ -21,7 +21,7 @@ from tools.pipeline.device import device_env, predictor_flags, preflight
 from tools.pipeline.export import export_table_model, find_export
 from tools.pipeline.images import list_images
 from tools.pipeline.one_shot import time_predict_table
-from tools.pipeline.tree import check_tree, last_error_line, run_source_in_tree
+from tools.pipeline.tree import check_tree, last_error_line, run_script_in_tree
 
 RECORDER = Path(__file__).with_name("record_tables.py")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=No
         flags = [f"--image_list={list_file}", f"--record_json={raw}", f"--warmup={warmup}", *upstream_flags,
                  "--show_log=False"]
         log = out / "logs" / "predict_table.log"
-        proc = run_source_in_tree(tree, RECORDER, flags, log, device_env(device))
+        proc = run_script_in_tree(tree, RECORDER, flags, log, device_env(device))
         if proc.returncode != 0 or not raw.is_file():
             raise PipelineError(f"predict_table failed ({log}): {last_error_line(log)}")
         records = json.loads(raw.read_text(encoding="utf-8"))

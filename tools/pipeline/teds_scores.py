@@ -1,15 +1,12 @@
 """TEDS between pairs of HTML tables, with upstream's own metric.
 
-Executed INSIDE an upstream tree (cwd = the tree), like record_tables.py:
-    python -c "$(cat teds_scores.py)" PAIRS_JSON SCORES_JSON
+Runs against an upstream tree (``tools.pipeline.tree.run_script_in_tree``), like record_tables.py:
+    cd TREE && PYTHONPATH=. python -P teds_scores.py PAIRS_JSON SCORES_JSON
 PAIRS_JSON maps a name to [reference_html, candidate_html]; SCORES_JSON gets name -> score.
 """
 
 import json
-import os
 import sys
-
-sys.path.insert(0, os.getcwd())
 
 
 def main(pairs_file, scores_file):

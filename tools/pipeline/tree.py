@@ -1,7 +1,11 @@
-"""Running upstream's scripts inside an upstream tree, and what a tree supports.
+"""Running scripts inside an upstream tree, and what a tree supports.
 
-Upstream's scripts import ``tools`` from the tree; so does our repository. Each run is a
-subprocess with cwd = the tree and a PYTHONPATH that never names our repository.
+Upstream's scripts and ours that work on a tree (recording tables, TEDS, the benchmark's
+backbone export, parameter names) import ``tools``, ``ppocr`` and ``ppstructure`` from the
+tree; our repository has a ``tools`` package too, which must never shadow the tree's. So every
+run is a subprocess with cwd = the tree, the tree first on PYTHONPATH and our repository not on
+it; our scripts run by path with Python's ``-P`` (3.11+: the script's own folder stays off
+sys.path), or through ``runpy`` on older Pythons, which does the same.
 """
 
 from __future__ import annotations
@@ -33,11 +37,12 @@ def has(tree: Path, patch_file: str) -> bool:
     return (tree / patch_file).is_file()
 
 
-def tree_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def tree_env(tree: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    # keep the caller's path (CANN puts its Python packages there) minus our repository;
-    # PADDLEOCR_TREE_PYTHONPATH adds packages for the tree only (e.g. apted for TEDS)
-    entries = [os.environ.get("PADDLEOCR_TREE_PYTHONPATH", "")] + os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    # the tree first; then the caller's path (CANN puts its Python packages there) minus our
+    # repository; PADDLEOCR_TREE_PYTHONPATH adds packages for the tree only (e.g. apted for TEDS)
+    entries = [str(tree), os.environ.get("PADDLEOCR_TREE_PYTHONPATH", "")] + \
+        os.environ.get("PYTHONPATH", "").split(os.pathsep)
     kept = [e for e in entries if e and Path(e).resolve() != REPO_ROOT]
     env.pop("PYTHONPATH", None)
     if kept:
@@ -51,14 +56,19 @@ def run_in_tree(tree: Path, argv: list[str], log: Path, env: dict[str, str] | No
     """Run ``python argv...`` with cwd = tree; stdout+stderr go to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as fh:
-        return subprocess.run([sys.executable, *argv], cwd=tree, env=tree_env(env), stdout=fh,
+        return subprocess.run([sys.executable, *argv], cwd=tree, env=tree_env(tree, env), stdout=fh,
                               stderr=subprocess.STDOUT, text=True)
 
 
-def run_source_in_tree(tree: Path, source_file: Path, args: list[str], log: Path,
+# run a script by path without putting its folder on sys.path (Python < 3.11 has no -P)
+_RUN_PATH = "import runpy, sys; del sys.argv[0]; runpy.run_path(sys.argv[0], run_name='__main__')"
+
+
+def run_script_in_tree(tree: Path, script: Path, args: list[str], log: Path,
                        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run one of our scripts as ``python -c SOURCE`` so that its own folder is not on sys.path."""
-    return run_in_tree(tree, ["-c", source_file.read_text(encoding="utf-8"), *args], log, env)
+    """Run one of our scripts (a file of this repository) against the tree's packages."""
+    isolate = ["-P"] if sys.version_info >= (3, 11) else ["-c", _RUN_PATH]
+    return run_in_tree(tree, [*isolate, str(script), *args], log, env)
 
 
 def last_error_line(log: Path) -> str:
