@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.programdesc import loaded_program
+from tools.run_programdesc import loaded_program
 
 
 def run_inference_model(model_dir: Path, batch: np.ndarray) -> list[np.ndarray]:

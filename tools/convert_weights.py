@@ -45,7 +45,7 @@ def _model_prefix(model_dir: str | os.PathLike) -> Path:
 def load_inference_params(model_dir: str | os.PathLike) -> dict[str, np.ndarray]:
     """Every persistable tensor of an inference model (ProgramDesc format), by its export name."""
     prefix = _model_prefix(model_dir)
-    from tools.programdesc import loaded_program
+    from tools.run_programdesc import loaded_program
 
     try:
         with loaded_program(prefix) as model:

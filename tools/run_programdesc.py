@@ -1,4 +1,4 @@
-"""Open an inference model in the old ProgramDesc format (``inference.pdmodel``) with Paddle 3.
+"""Run an inference model in the old ProgramDesc format (``inference.pdmodel``) with Paddle 3.
 
 Paddle 3 reads PIR programs by default; PaddleX's and Paddle 2.x's exports are ProgramDesc, so
 they load under ``OldIrGuard`` into a scope of their own (several models can be open at once).
