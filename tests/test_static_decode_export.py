@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_static_decode_parity import load_static_decoder
+from overlay_files import load_static_decoder
 from tools.convert_weights import head_params
 from tools.npu_check import BUNDLED_KERNEL_LIST, check_model
 

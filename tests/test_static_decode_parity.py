@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from inference_runner import run_with_head_input
-from overlay_files import extract, load_module
+from overlay_files import load_static_decoder
 from tools.convert_weights import head_params
 from tools.table_input import preprocess, read_image
 
@@ -34,12 +34,6 @@ INPUT_PX = 488
 @pytest.fixture(scope="module")
 def decoder(tmp_path_factory):
     return load_static_decoder(tmp_path_factory.mktemp("decoder"))
-
-
-def load_static_decoder(dest):
-    """The decoding module that patch 0001 adds to upstream's tree."""
-    path = "ppocr/modeling/heads/table_static_decode.py"
-    return load_module(extract("static-shapes", path, dest), "table_static_decode")
 
 
 @pytest.fixture(scope="module")
