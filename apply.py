@@ -4,7 +4,7 @@
     python apply.py                       # build/PaddleOCR, branch npu-overlay = pin + one commit per patch
     python apply.py --check               # read-only: is the tree exactly pin + series? (exit 1 if not)
     python apply.py --refresh             # write the branch's commits back into the overlay series
-    python apply.py --export-patches DIR  # the series as format-patch files, to attach to upstream PRs
+    python apply.py --export-patches DIR [--author "Name <email>"]  # the series as format-patch files, for upstream PRs
     python apply.py --pin-only            # just the pin, to author the first patch on
 
 The upstream source is the lock's URL unless --upstream or $PADDLEOCR_UPSTREAM names
@@ -89,8 +89,9 @@ def export_patches(args: argparse.Namespace) -> int:
         raise OverlayError(
             f"{args.tree} is not {summary(lock, series)} (run apply.py, or --refresh to keep commits made there)"
         )
-    names = export.export_patches(repo, lock, args.export_patches)
-    say(f"wrote {len(names)} patch(es) against upstream {lock.short} to {args.export_patches}")
+    names = export.export_patches(repo, lock, args.export_patches, args.author)
+    by = f" as {args.author_given}" if args.author else ""
+    say(f"wrote {len(names)} patch(es) against upstream {lock.short} to {args.export_patches}{by}")
     return 0
 
 
@@ -145,6 +146,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                       help="write the branch's commits (pin..npu-overlay) back into the overlay series")
     mode.add_argument("--export-patches", metavar="DIR", type=Path,
                       help="write the series as git format-patch files against the pin into DIR")
+    parser.add_argument("--author", metavar="'NAME <EMAIL>'",
+                        help="with --export-patches: the contributor the exported patches name on From: "
+                             "(the overlay's own patches keep theirs)")
     parser.add_argument("--pin-only", action="store_true",
                         help="the pinned tree without the overlay (to author patches on); with --check, check that")
     parser.add_argument("--force", action="store_true",
@@ -163,6 +167,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.action = args.action or build
     if args.pin_only and args.action not in (build, verify):
         parser.error("--pin-only goes with a build or --check")
+    args.author_given = args.author
+    if args.author is not None:
+        if args.action is not export_patches:
+            parser.error("--author goes with --export-patches")
+        args.author = export.parse_author(args.author)
+        if args.author is None:
+            parser.error(f"--author must be 'Name <email>', got {args.author_given!r}")
     for name in ("tree", "lock", "overlay", "export_patches"):
         if getattr(args, name):
             setattr(args, name, getattr(args, name).expanduser().resolve())

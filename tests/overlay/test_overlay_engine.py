@@ -12,7 +12,7 @@ import pytest
 from git import Actor, Repo
 
 import apply
-from fixture_upstream import PATCH_AUTHORS, write_lock
+from fixture_upstream import FIXTURE_BUGS, PATCH_AUTHORS, write_lock
 
 ROOT = Path(apply.__file__).resolve().parent
 DEVELOPER = Actor("Carol Porter", "carol@example.org")
@@ -290,6 +290,49 @@ def test_exported_patches_rebuild_an_identical_tree_on_a_pristine_pin(capsys, pr
     assert code == 1 and "not an empty directory" in one_error_line(err)
 
 
+def test_patch_metadata_is_read_and_kept_through_refresh(capsys, project):
+    from tools.overlay.series import load_series
+
+    first, second = load_series(project.overlay).patches
+    assert (first.bugs, first.forwarded) == ((), None)
+    assert (second.bugs, second.forwarded) == (FIXTURE_BUGS, "no")
+    assert run(capsys, *project.args())[0] == 0
+    assert run(capsys, *project.args("--refresh"))[0] == 0
+    refreshed = load_series(project.overlay).patches[1]
+    assert (refreshed.bugs, refreshed.forwarded) == (FIXTURE_BUGS, "no")
+
+
+def test_exported_patches_carry_the_given_author_and_keep_the_fields(capsys, project, upstream, tmp_path):
+    assert run(capsys, *project.args())[0] == 0
+    series_before = {p.name: p.read_bytes() for p in project.overlay.iterdir()}
+    out = tmp_path / "for-upstream"
+    code, said, err = run(capsys, *project.args("--export-patches", str(out), "--author", "Zoë Contributor <zoe@example.org>"))
+    assert code == 0, err
+    assert "as Zoë Contributor <zoe@example.org>" in said
+    exported = sorted(out.iterdir())
+    assert "Forwarded: no" in exported[1].read_text() and f"Bug: {FIXTURE_BUGS[0]}" in exported[1].read_text()
+    # git itself reads the new author; the diffs, subjects and trees are those of the series
+    pristine = tmp_path / "pristine"
+    assert run(capsys, "--lock", str(project.lock), "--tree", str(pristine), "--pin-only")[0] == 0
+    repo = Repo(pristine)
+    repo.git.am(*map(str, exported), env={"GIT_COMMITTER_NAME": "x", "GIT_COMMITTER_EMAIL": "x@x"})
+    commits = commits_over(repo, upstream.pin)
+    assert [(c.author.name, c.author.email) for c in commits] == [("Zoë Contributor", "zoe@example.org")] * 2
+    assert [c.summary for c in commits] == [c.summary for c in commits_over(Repo(project.tree), upstream.pin)]
+    assert repo.head.commit.tree.hexsha == Repo(project.tree).head.commit.tree.hexsha
+    # the overlay's own series is untouched
+    assert {p.name: p.read_bytes() for p in project.overlay.iterdir()} == series_before
+
+
+@pytest.mark.parametrize("author", ["zoe@example.org", "Zoë <zoe>", ""])
+def test_a_malformed_author_is_a_bad_command_line(capsys, project, tmp_path, author):
+    with pytest.raises(SystemExit) as exit_:
+        apply.main(project.args("--export-patches", str(tmp_path / "out"), "--author", author))
+    assert exit_.value.code == 2
+    assert "--author must be 'Name <email>'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_export_refuses_a_tree_that_is_not_the_series(capsys, project, tmp_path):
     assert run(capsys, *project.args())[0] == 0
     developer_commit(project.tree, {"pkg/extra.py": "y = 2\n"}, "Unexported work")
@@ -431,6 +474,10 @@ def _bad_overlay(project, case: str) -> None:
         text = first.read_text()
         head, _, rest = text.partition("\n\n")
         first.write_text(head + "\n\n---" + rest.split("\n---", 1)[1])
+    elif case == "bad forwarded":
+        text = first.read_text()
+        head, sep, rest = text.partition("\n---\n")
+        first.write_text(head.rstrip("\n") + "\n\nForwarded: maybe later\n" + sep + rest)
     elif case == "no author":
         first.write_text(re.sub(r"^From: .*$", "From: nobody", first.read_text(), flags=re.MULTILINE))
 
@@ -446,6 +493,7 @@ def _bad_overlay(project, case: str) -> None:
         ("not a patch", "not a git format-patch file"),
         ("no rationale", "no rationale"),
         ("no author", "must name the author"),
+        ("bad forwarded", "Forwarded: must be 'no', 'not-needed' or the URL"),
     ],
 )
 def test_a_bad_overlay_is_one_clear_line(capsys, project, case, message):

@@ -17,6 +17,10 @@ SERIES = "series"
 PATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*\.patch")
 MBOX_SEPARATOR = re.compile(rb"^From [0-9a-f]{40} ", re.MULTILINE)
 SUBJECT_PREFIX = re.compile(r"^(\s*\[[^\]]*\])+\s*")  # "[PATCH 2/3] x" -> "x", as git am does
+# DEP-3 style fields, as trailers in the message's last paragraph: which bug a patch answers
+# and whether it was sent upstream ("no", "not-needed", or where it was sent)
+META_FIELD = re.compile(r"^(?P<key>Bug|Forwarded):[ \t]*(?P<value>\S.*?)\s*$")
+FORWARDED_WORDS = ("no", "not-needed")
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class Patch:
     author_email: str
     subject: str
     data: bytes
+    bugs: tuple[str, ...] = ()  # Bug: lines, in order
+    forwarded: str | None = None  # Forwarded: no | not-needed | URL
 
     @property
     def name(self) -> str:
@@ -107,7 +113,25 @@ def parse_patch(path: Path) -> Patch:
         raise OverlayError(f"{path}: no rationale: say why between the Subject: and the '---' line")
     if not re.search(rb"^diff --git ", diff, re.MULTILINE):
         raise OverlayError(f"{path}: contains no 'diff --git' section")
-    return Patch(path, name, address, subject, data)
+    bugs, forwarded = _meta_fields(path, rationale.decode("utf-8", "replace"))
+    return Patch(path, name, address, subject, data, bugs, forwarded)
+
+
+def _meta_fields(path: Path, rationale: str) -> tuple[tuple[str, ...], str | None]:
+    """Bug: and Forwarded: from the rationale's last paragraph (where git keeps trailers)."""
+    last = rationale.strip().split("\n\n")[-1]
+    bugs: list[str] = []
+    forwarded: list[str] = []
+    for line in last.splitlines():
+        match = META_FIELD.match(line)
+        if match:
+            (bugs if match["key"] == "Bug" else forwarded).append(match["value"])
+    if len(forwarded) > 1:
+        raise OverlayError(f"{path}: Forwarded: given {len(forwarded)} times; one patch is sent once")
+    if forwarded and forwarded[0] not in FORWARDED_WORDS and not re.match(r"https?://\S+$", forwarded[0]):
+        raise OverlayError(f"{path}: Forwarded: must be 'no', 'not-needed' or the URL it was sent to, "
+                           f"got {forwarded[0]!r}")
+    return tuple(bugs), forwarded[0] if forwarded else None
 
 
 def write_series(directory: Path, names: list[str]) -> None:
