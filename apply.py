@@ -9,8 +9,9 @@
 
 The upstream source is the lock's URL unless --upstream or $PADDLEOCR_UPSTREAM names
 another one (a mirror URL, a bare git dir, a working clone): any source holding the
-pinned commit will do. Exit status: 0 done, 1 refused or failed (one line on stderr
-says why), 2 bad command line.
+pinned commit will do. Exit status: 0 done; 1 a check found problems (a tree that is not
+pin + series, uncommitted work in the way, a patch that no longer applies); 2 bad input (command
+line, lock, series, upstream source) or GitPython missing. Either way one line on stderr says why.
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from git import GitCommandError
-
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # run from any folder: the engine lives next to this file
 
-from tools.overlay import buildtree, check, export, patches, source  # noqa: E402
-from tools.overlay.errors import OverlayError, git_stderr  # noqa: E402
-from tools.overlay.lock import Lock, load_lock  # noqa: E402
-from tools.overlay.series import Series, empty_series, load_series  # noqa: E402
+from tools.cli import exit_on_missing  # noqa: E402
+
+with exit_on_missing("apply.py", __name__):  # GitPython (and tomli before Python 3.11)
+    from git import GitCommandError
+
+    from tools.overlay import buildtree, check, export, patches, source
+    from tools.overlay.errors import OverlayError, git_stderr
+    from tools.overlay.lock import Lock, load_lock
+    from tools.overlay.series import Series, empty_series, load_series
 
 
 def build(args: argparse.Namespace) -> int:
@@ -186,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.action(args)
     except OverlayError as exc:
         print(f"apply.py: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     except GitCommandError as exc:  # git failed where we did not expect it: still one line, with git's reason
         reason = (git_stderr(exc).strip().splitlines() or [str(exc.status)])[-1]
         print(f"apply.py: error: git {exc.command[1] if len(exc.command) > 1 else ''} failed: {reason}", file=sys.stderr)

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from tools.bench import BenchError
+from tools.cli import ToolError, missing_dependency
 
 DEFAULT_IMAGES = Path(__file__).resolve().parents[1] / "tests" / "data" / "tables"
 
@@ -124,17 +125,17 @@ def run(args, log) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from tools.convert_weights import ConversionError
-    from tools.model_cache import ModelCacheError
 
     def log(message):
         print(message, file=sys.stderr)
 
     try:
         result = run(args, log)
-    except (BenchError, ConversionError, ModelCacheError) as exc:
+    except ToolError as exc:  # BenchError, ConversionError, ModelCacheError, PipelineError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # paddle, numpy: what the benchmark runs on
+        return missing_dependency(exc, "bench_table_head")
     for target in result["analysis"]["targets"]:
         log(f"{target['status'].upper()}: {target['text']}")
     mismatches = result["analysis"]["token_mismatches"]

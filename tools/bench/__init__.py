@@ -10,6 +10,8 @@
 * ``report``      bench.json and report.md
 """
 
+from tools.cli import ToolError
 
-class BenchError(RuntimeError):
+
+class BenchError(ToolError):
     """Bad input or an unusable environment: the CLI prints it as one line and exits 2."""

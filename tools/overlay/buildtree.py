@@ -16,7 +16,7 @@ from typing import Iterator
 
 from git import GitCommandError, InvalidGitRepositoryError, NoSuchPathError, Repo
 
-from .errors import OverlayError
+from .errors import BadInput, OverlayError
 from .lock import Lock
 from .series import Series
 
@@ -42,20 +42,20 @@ def fingerprint(lock: Lock, series: Series) -> str:
 def open_tree(path: Path, create: bool) -> Repo:
     """The git tree at `path`; an empty or absent folder becomes a new one when `create`."""
     if path.exists() and not path.is_dir():
-        raise OverlayError(f"{path}: exists and is not a directory")
+        raise BadInput(f"{path}: exists and is not a directory")
     if not (path / ".git").exists():
         if path.is_dir() and any(path.iterdir()):
-            raise OverlayError(f"{path}: exists and is not a git tree (move it away or pick another --tree)")
+            raise BadInput(f"{path}: exists and is not a git tree (move it away or pick another --tree)")
         if not create:
-            raise OverlayError(f"{path}: no build tree here (run apply.py first)")
+            raise BadInput(f"{path}: no build tree here (run apply.py first)")
         path.mkdir(parents=True, exist_ok=True)
         return Repo.init(path, initial_branch=BRANCH)
     try:
         repo = Repo(path)
     except (InvalidGitRepositoryError, NoSuchPathError):
-        raise OverlayError(f"{path}: exists and is not a git tree") from None
+        raise BadInput(f"{path}: exists and is not a git tree") from None
     if repo.bare or Path(repo.working_tree_dir).resolve() != path.resolve():
-        raise OverlayError(f"{path}: exists and is not the top of a git tree")
+        raise BadInput(f"{path}: exists and is not the top of a git tree")
     return repo
 
 
@@ -161,7 +161,7 @@ def check_paths_in_pin(repo: Repo, lock: Lock) -> None:
         try:
             tree / path
         except KeyError:
-            raise OverlayError(f"{lock.path}: checkout path {path!r} is not in upstream commit {lock.short}") from None
+            raise BadInput(f"{lock.path}: checkout path {path!r} is not in upstream commit {lock.short}") from None
 
 
 def checkout_pin(repo: Repo, lock: Lock) -> None:

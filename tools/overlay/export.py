@@ -18,7 +18,7 @@ from pathlib import Path
 from git import GitCommandError, Repo
 
 from .buildtree import BRANCH
-from .errors import OverlayError
+from .errors import BadInput, OverlayError
 from .lock import Lock
 from .series import read_series_names, write_series
 
@@ -63,7 +63,7 @@ def export_patches(repo: Repo, lock: Lock, destination: Path, author: str | None
     line (upstream's CLA wants a real person); the series in the overlay keeps its own.
     """
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
-        raise OverlayError(f"{destination}: exists and is not an empty directory")
+        raise BadInput(f"{destination}: exists and is not an empty directory")
     destination.mkdir(parents=True, exist_ok=True)
     names = format_patches(repo, lock, destination)
     if author:
