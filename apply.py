@@ -40,19 +40,33 @@ def build(args: argparse.Namespace) -> int:
     series = read_series(args, lock)  # what to put on it
     is_new = not (args.tree / ".git").exists()
     repo = buildtree.open_tree(args.tree, create=True)
+    if buildtree.interrupted_build(repo):
+        buildtree.clear_stale_locks(repo)  # held by the git process that was killed with the build
     state = buildtree.read_state(repo)
     wanted = buildtree.fingerprint(lock, series)
     if buildtree.is_built(repo, state, wanted):  # same lock, same patches, nobody's edits: nothing to do
+        buildtree.finish_build(repo)  # killed just after recording the build: it was complete
         say(f"{args.tree} is up to date: {summary(lock, series)}; nothing to do")
         return 0
-    protect_work(repo, state, args.force)  # never lose uncommitted edits or commits made in the tree
-    with buildtree.removed_on_refusal(repo, is_new):  # a refused first build leaves no empty repository
-        fetch_pin(repo, lock, args.upstream)  # content-addressed: any source holding the commit
-        buildtree.check_paths_in_pin(repo, lock)  # a lock path missing upstream is a typo, not an empty dir
-    buildtree.checkout_pin(repo, lock)  # branch npu-overlay at the pin, sparse paths only
-    buildtree.write_state(repo, None, lock.commit)  # from here every commit on the branch is ours
-    patches.apply_series(repo, series, lambda head: buildtree.write_state(repo, None, head))
-    buildtree.write_state(repo, wanted, repo.head.commit.hexsha)
+    if buildtree.interrupted_build(repo):  # our own half-made work, not the user's: clear it and go on
+        say(f"{args.tree}: an earlier apply.py run was interrupted; building again")
+        buildtree.clear_interrupted_build(repo)
+    else:
+        protect_work(repo, state, args.force)  # never lose uncommitted edits or commits made in the tree
+    buildtree.start_build(repo)  # journal: only a kill leaves it set; a refusal below clears it
+    try:
+        with buildtree.removed_on_refusal(repo, is_new):  # a refused first build leaves no empty repository
+            fetch_pin(repo, lock, args.upstream)  # content-addressed: any source holding the commit
+            buildtree.check_paths_in_pin(repo, lock)  # a lock path missing upstream is a typo, not an empty dir
+        buildtree.checkout_pin(repo, lock)  # branch npu-overlay at the pin, sparse paths only
+        buildtree.write_state(repo, None, lock.commit)  # from here every commit on the branch is ours
+        patches.apply_series(repo, series, lambda head: buildtree.write_state(repo, None, head))
+        buildtree.write_state(repo, wanted, repo.head.commit.hexsha)
+    except OverlayError:  # refused with the tree in a known state (last good commit, or no tree at all)
+        if (args.tree / ".git").exists():
+            buildtree.finish_build(repo)
+        raise
+    buildtree.finish_build(repo)
     say(f"built {args.tree}: {summary(lock, series)}")
     return 0
 
