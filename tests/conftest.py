@@ -33,6 +33,19 @@ def allowed_skip(item) -> str | None:
 
 
 @pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """A whole module skipped at import (pytest.skip(allow_module_level=True), importorskip)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and allowed_skip(collector) is None:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = (f"{collector.nodeid} skipped at collection ({reason}), but it can run here: only "
+                           "upstream-marked tests without PADDLEOCR_UPSTREAM and npu-marked tests without an NPU "
+                           "may skip")
+
+
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()

@@ -54,5 +54,16 @@ def test_only_the_allowed_skips_pass(tmp_path):
         "plain_skip": "FAILED", "upstream_skip": "SKIPPED", "skip_in_a_fixture": "ERROR", "runs": "PASSED"}
 
 
+def test_a_module_skipped_at_import_fails_the_run(tmp_path):
+    (tmp_path / "test_sample.py").write_text("import pytest\npytest.importorskip('no_such_module_here')\n"
+                                             "def test_x():\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if k != "PADDLEOCR_UPSTREAM"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider",
+                           "test_sample.py"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "skipped at collection" in proc.stdout and "no_such_module_here" in proc.stdout
+
+
 def test_upstream_tests_may_not_skip_when_an_upstream_is_given(tmp_path):
     assert _run(tmp_path, upstream=str(tmp_path))["upstream_skip"] == "FAILED"
