@@ -63,3 +63,14 @@ def test_the_pipeline_reports_its_own_errors_as_one_line(tmp_path):
                         "--out", str(tmp_path / "out")))
     assert line.startswith("error: ")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_image_file_given_for_the_image_folder_is_named_as_such(tmp_path):
+    tree = tmp_path / "PaddleOCR"  # what the pipeline checks of a tree before it reads --images
+    for name in ("tools/export_model.py", "ppstructure/table/predict_table.py"):
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text("")
+    image = sorted((ROOT / "tests" / "data" / "tables").glob("*.png"))[0]
+    line = one_line(run("-m", "tools.pipeline", "--tree", str(tree), "--images", str(image),
+                        "--out", str(tmp_path / "out")))
+    assert "is a file; give the directory" in line
