@@ -4,13 +4,14 @@
     python apply.py                       # build/PaddleOCR, branch npu-overlay = pin + one commit per patch
     python apply.py --check               # read-only: is the tree exactly pin + series? (exit 1 if not)
     python apply.py --refresh             # write the branch's commits back into the overlay series
-    python apply.py --export-patches DIR  # the series as format-patch files, to attach to upstream PRs
+    python apply.py --export-patches DIR [--author "Name <email>"]  # the series as format-patch files, for upstream PRs
     python apply.py --pin-only            # just the pin, to author the first patch on
 
 The upstream source is the lock's URL unless --upstream or $PADDLEOCR_UPSTREAM names
 another one (a mirror URL, a bare git dir, a working clone): any source holding the
-pinned commit will do. Exit status: 0 done, 1 refused or failed (one line on stderr
-says why), 2 bad command line.
+pinned commit will do. Exit status: 0 done; 1 a check found problems (a tree that is not
+pin + series, uncommitted work in the way, a patch that no longer applies); 2 bad input (command
+line, lock, series, upstream source) or GitPython missing. Either way one line on stderr says why.
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from git import GitCommandError
-
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # run from any folder: the engine lives next to this file
 
-from tools.overlay import buildtree, check, export, patches, source  # noqa: E402
-from tools.overlay.errors import OverlayError, git_stderr  # noqa: E402
-from tools.overlay.lock import Lock, load_lock  # noqa: E402
-from tools.overlay.series import Series, empty_series, load_series  # noqa: E402
+from tools.cli import exit_on_missing  # noqa: E402
+
+with exit_on_missing("apply.py", __name__):  # GitPython (and tomli before Python 3.11)
+    from git import GitCommandError
+
+    from tools.overlay import buildtree, check, export, patches, source
+    from tools.overlay.errors import OverlayError, git_stderr
+    from tools.overlay.lock import Lock, load_lock
+    from tools.overlay.series import Series, empty_series, load_series
 
 
 def build(args: argparse.Namespace) -> int:
@@ -36,19 +40,33 @@ def build(args: argparse.Namespace) -> int:
     series = read_series(args, lock)  # what to put on it
     is_new = not (args.tree / ".git").exists()
     repo = buildtree.open_tree(args.tree, create=True)
+    if buildtree.interrupted_build(repo):
+        buildtree.clear_stale_locks(repo)  # held by the git process that was killed with the build
     state = buildtree.read_state(repo)
     wanted = buildtree.fingerprint(lock, series)
     if buildtree.is_built(repo, state, wanted):  # same lock, same patches, nobody's edits: nothing to do
+        buildtree.finish_build(repo)  # killed just after recording the build: it was complete
         say(f"{args.tree} is up to date: {summary(lock, series)}; nothing to do")
         return 0
-    protect_work(repo, state, args.force)  # never lose uncommitted edits or commits made in the tree
-    with buildtree.removed_on_refusal(repo, is_new):  # a refused first build leaves no empty repository
-        fetch_pin(repo, lock, args.upstream)  # content-addressed: any source holding the commit
-        buildtree.check_paths_in_pin(repo, lock)  # a lock path missing upstream is a typo, not an empty dir
-    buildtree.checkout_pin(repo, lock)  # branch npu-overlay at the pin, sparse paths only
-    buildtree.write_state(repo, None, lock.commit)  # from here every commit on the branch is ours
-    patches.apply_series(repo, series, lambda head: buildtree.write_state(repo, None, head))
-    buildtree.write_state(repo, wanted, repo.head.commit.hexsha)
+    if buildtree.interrupted_build(repo):  # our own half-made work, not the user's: clear it and go on
+        say(f"{args.tree}: an earlier apply.py run was interrupted; building again")
+        buildtree.clear_interrupted_build(repo)
+    else:
+        protect_work(repo, state, args.force)  # never lose uncommitted edits or commits made in the tree
+    buildtree.start_build(repo)  # journal: only a kill leaves it set; a refusal below clears it
+    try:
+        with buildtree.removed_on_refusal(repo, is_new):  # a refused first build leaves no empty repository
+            fetch_pin(repo, lock, args.upstream)  # content-addressed: any source holding the commit
+            buildtree.check_paths_in_pin(repo, lock)  # a lock path missing upstream is a typo, not an empty dir
+        buildtree.checkout_pin(repo, lock)  # branch npu-overlay at the pin, sparse paths only
+        buildtree.write_state(repo, None, lock.commit)  # from here every commit on the branch is ours
+        patches.apply_series(repo, series, lambda head: buildtree.write_state(repo, None, head))
+        buildtree.write_state(repo, wanted, repo.head.commit.hexsha)
+    except OverlayError:  # refused with the tree in a known state (last good commit, or no tree at all)
+        if (args.tree / ".git").exists():
+            buildtree.finish_build(repo)
+        raise
+    buildtree.finish_build(repo)
     say(f"built {args.tree}: {summary(lock, series)}")
     return 0
 
@@ -89,8 +107,9 @@ def export_patches(args: argparse.Namespace) -> int:
         raise OverlayError(
             f"{args.tree} is not {summary(lock, series)} (run apply.py, or --refresh to keep commits made there)"
         )
-    names = export.export_patches(repo, lock, args.export_patches)
-    say(f"wrote {len(names)} patch(es) against upstream {lock.short} to {args.export_patches}")
+    names = export.export_patches(repo, lock, args.export_patches, args.author)
+    by = f" as {args.author_given}" if args.author else ""
+    say(f"wrote {len(names)} patch(es) against upstream {lock.short} to {args.export_patches}{by}")
     return 0
 
 
@@ -145,6 +164,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                       help="write the branch's commits (pin..npu-overlay) back into the overlay series")
     mode.add_argument("--export-patches", metavar="DIR", type=Path,
                       help="write the series as git format-patch files against the pin into DIR")
+    parser.add_argument("--author", metavar="'NAME <EMAIL>'",
+                        help="with --export-patches: the contributor the exported patches name on From: "
+                             "(the overlay's own patches keep theirs)")
     parser.add_argument("--pin-only", action="store_true",
                         help="the pinned tree without the overlay (to author patches on); with --check, check that")
     parser.add_argument("--force", action="store_true",
@@ -163,6 +185,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.action = args.action or build
     if args.pin_only and args.action not in (build, verify):
         parser.error("--pin-only goes with a build or --check")
+    args.author_given = args.author
+    if args.author is not None:
+        if args.action is not export_patches:
+            parser.error("--author goes with --export-patches")
+        args.author = export.parse_author(args.author)
+        if args.author is None:
+            parser.error(f"--author must be 'Name <email>', got {args.author_given!r}")
     for name in ("tree", "lock", "overlay", "export_patches"):
         if getattr(args, name):
             setattr(args, name, getattr(args, name).expanduser().resolve())
@@ -175,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.action(args)
     except OverlayError as exc:
         print(f"apply.py: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     except GitCommandError as exc:  # git failed where we did not expect it: still one line, with git's reason
         reason = (git_stderr(exc).strip().splitlines() or [str(exc.status)])[-1]
         print(f"apply.py: error: git {exc.command[1] if len(exc.command) > 1 else ''} failed: {reason}", file=sys.stderr)

@@ -33,3 +33,9 @@ def load_module(file: Path, name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_static_decoder(dest: Path):
+    """The decoding module that patch 0001 adds to upstream's tree."""
+    path = "ppocr/modeling/heads/table_static_decode.py"
+    return load_module(extract("static-shapes", path, dest), "table_static_decode")

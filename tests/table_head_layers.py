@@ -15,14 +15,8 @@ import numpy as np
 import paddle
 from paddle import nn
 
-from overlay_files import extract, load_module
+from overlay_files import load_static_decoder
 from tools.table_tokens import end_of_sequence, sequence_length
-
-
-def load_static_decoder(dest):
-    """The decoding module that patch 0001 adds to upstream's tree."""
-    path = "ppocr/modeling/heads/table_static_decode.py"
-    return load_module(extract("static-shapes", path, dest), "table_static_decode")
 
 
 def decoded_tables(structure, loc, shapes):

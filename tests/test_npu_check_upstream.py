@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.npu_check import check_model, default_kernel_list
+from tools.npu_check import BUNDLED_KERNEL_LIST, check_model
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +31,7 @@ def slanet_ch_pir_export(pin_tree, tmp_path_factory) -> Path:
 
 @pytest.mark.upstream
 def test_slanet_ch_pir_export_has_set_value_in_its_while(slanet_ch_pir_export):
-    kernels = default_kernel_list()
-    if not kernels.is_file():
-        pytest.skip(f"no NPU kernel list at {kernels} (set NPU_KERNEL_LIST)")
-    report = check_model(slanet_ch_pir_export, kernels=kernels)
+    report = check_model(slanet_ch_pir_export, kernels=BUNDLED_KERNEL_LIST)
     assert report.format == "pir-json"
     loops = [c for c in report.control_flow if c.op == "pd_op.while"]
     assert len(loops) == 1 and loops[0].condition == "data"

@@ -43,6 +43,37 @@ def test_paddle3_json_export_is_found_and_runs(files, pir_export):
     inference.create_predictor(config)
 
 
+def _summary(config) -> dict[str, str]:
+    """Paddle Inference's own table of a Config's options, as a dict."""
+    rows = (line.split("|") for line in config.summary().splitlines() if line.startswith("|"))
+    return {cells[1].strip(): cells[2].strip() for cells in rows if len(cells) >= 4}
+
+
+@pytest.mark.parametrize("onednn_requested", [False, True])
+def test_onednn_follows_enable_mkldnn_on_pir_programs(files, pir_export, onednn_requested):
+    """Paddle 3 turns oneDNN on for a PIR program by default; 0002 keeps it off unless asked for."""
+    from paddle import inference
+
+    program, params = files.find_inference_files(str(pir_export))
+    config = inference.Config(program, params)
+    assert config.mkldnn_enabled()  # Paddle's own default, which the branch exists to undo
+    files.configure_for_program(config, program, onednn_requested)
+    assert config.mkldnn_enabled() is onednn_requested
+    assert _summary(config)["memory_optim"] == "false"
+    inference.create_predictor(config)
+
+
+def test_pdmodel_programs_keep_memory_optimisation_and_paddles_onednn(files, slanet_plus_dir):
+    from paddle import inference
+
+    program, params = files.find_inference_files(str(slanet_plus_dir))
+    config = inference.Config(program, params)
+    before = config.mkldnn_enabled()
+    files.configure_for_program(config, program, onednn_requested=False)
+    assert _summary(config)["memory_optim"] == "true"
+    assert config.mkldnn_enabled() is before
+
+
 def test_old_pdmodel_export_is_still_found(files, slanet_plus_dir):
     program, _ = files.find_inference_files(str(slanet_plus_dir))
     assert program.endswith("inference.pdmodel")

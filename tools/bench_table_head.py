@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tools.bench import BenchError
 from tools.bench.models import DEFAULT_STRATEGIES
+from tools.cli import ToolError, missing_dependency
 
 DEFAULT_IMAGES = Path(__file__).resolve().parents[1] / "tests" / "data" / "tables"
 
@@ -151,17 +152,17 @@ def cold_starts(bench_models, image: Path, threads: int, rounds: int, log) -> di
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from tools.convert_weights import ConversionError
-    from tools.model_cache import ModelCacheError
 
     def log(message):
         print(message, file=sys.stderr)
 
     try:
         result = run(args, log)
-    except (BenchError, ConversionError, ModelCacheError) as exc:
+    except ToolError as exc:  # BenchError, ConversionError, ModelCacheError, PipelineError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # paddle, numpy: what the benchmark runs on
+        return missing_dependency(exc, "bench_table_head")
     for target in result["analysis"]["targets"]:
         log(f"{target['status'].upper()}: {target['text']}")
     mismatches = result["analysis"]["token_mismatches"]

@@ -19,14 +19,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
+from tools.cli import ToolError, exit_on_missing, missing_dependency
+
+with exit_on_missing("convert_weights", __name__):
+    import numpy as np
 
 MAPS_DIR = Path(__file__).resolve().parent / "param_maps"
 MODEL_PREFIX = "inference"  # what export_model.py and PaddleX name the files
 NOT_WEIGHTS = {"feed", "fetch"}  # persistable plumbing variables of a ProgramDesc
 
 
-class ConversionError(RuntimeError):
+class ConversionError(ToolError):
     """A bad input: the CLI prints it as one line and exits 2."""
 
 
@@ -199,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConversionError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # paddle, for reading the model or writing .pdparams
+        return missing_dependency(exc, "convert_weights")
     return 0
 
 

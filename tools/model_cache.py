@@ -21,6 +21,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.cli import ToolError
+
 
 @dataclass(frozen=True)
 class Wheel:
@@ -53,7 +55,7 @@ MODELS = {
 }
 
 
-class ModelCacheError(RuntimeError):
+class ModelCacheError(ToolError):
     pass
 
 

@@ -20,7 +20,10 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from tools.cli import exit_on_missing
+
+with exit_on_missing("render_tables", __name__):
+    from PIL import Image, ImageDraw, ImageFont
 
 FONT_DIRS = [Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts"]
 CJK_FONT_HINTS = ("cjk", "wqy", "simfang", "simsun", "simhei", "notosanssc", "droidsansfallback")

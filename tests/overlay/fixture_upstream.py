@@ -20,6 +20,8 @@ PATCH_AUTHORS = {
     "0001": Actor("Ann Overlay", "ann@example.org"),
     "0002": Actor("Bob Overlay", "bob@example.org"),
 }
+# the DEP-3 style fields patch 0002's message ends with
+FIXTURE_BUGS = ("https://example.org/upstream/issues/7", "overlay#3")
 CORE_V1 = "".join(f"def step_{i}(x):\n    return x + {i}\n\n" for i in range(8))
 
 
@@ -128,7 +130,8 @@ def fixture_patches(upstream, tmp_path_factory) -> Path:
     (tree / "pkg" / "npu.py").write_text("def on_npu():\n    return False\n")
     repo.index.add(["pkg/util.py", "pkg/npu.py"])
     repo.index.commit(
-        "Add an NPU probe\n\nCallers need to know whether they run on an NPU before building the graph.\n",
+        "Add an NPU probe\n\nCallers need to know whether they run on an NPU before building the graph.\n\n"
+        f"Bug: {FIXTURE_BUGS[0]}\nBug: {FIXTURE_BUGS[1]}\nForwarded: no\n",
         author=PATCH_AUTHORS["0002"],
         committer=PATCH_AUTHORS["0002"],
     )

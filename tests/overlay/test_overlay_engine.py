@@ -12,7 +12,7 @@ import pytest
 from git import Actor, Repo
 
 import apply
-from fixture_upstream import PATCH_AUTHORS, write_lock
+from fixture_upstream import FIXTURE_BUGS, PATCH_AUTHORS, write_lock
 
 ROOT = Path(apply.__file__).resolve().parent
 DEVELOPER = Actor("Carol Porter", "carol@example.org")
@@ -113,7 +113,7 @@ def test_a_source_without_the_pinned_commit_is_refused(capsys, project, upstream
     other.index.add(["x"])
     other.index.commit("unrelated", author=DEVELOPER, committer=DEVELOPER)
     code, _, err = run(capsys, *project.args("--upstream", str(tmp_path / "other")))
-    assert code == 1
+    assert code == 2
     assert f"does not have commit {upstream.pin}" in one_error_line(err)
     assert not project.tree.exists()  # a refused first build leaves nothing behind
 
@@ -121,7 +121,7 @@ def test_a_source_without_the_pinned_commit_is_refused(capsys, project, upstream
 def test_a_pin_that_is_no_commit_anywhere_is_refused(capsys, project, upstream):
     write_lock(project.lock, str(upstream.bare), "0123456789abcdef0123456789abcdef01234567")
     code, _, err = run(capsys, *project.args())
-    assert code == 1
+    assert code == 2
     assert "does not have commit 0123456789abcdef0123456789abcdef01234567" in one_error_line(err)
 
 
@@ -287,7 +287,50 @@ def test_exported_patches_rebuild_an_identical_tree_on_a_pristine_pin(capsys, pr
     assert Repo(pristine).head.commit.tree.hexsha == Repo(project.tree).head.commit.tree.hexsha
     # never over somebody's files
     code, _, err = run(capsys, *project.args("--export-patches", str(out)))
-    assert code == 1 and "not an empty directory" in one_error_line(err)
+    assert code == 2 and "not an empty directory" in one_error_line(err)
+
+
+def test_patch_metadata_is_read_and_kept_through_refresh(capsys, project):
+    from tools.overlay.series import load_series
+
+    first, second = load_series(project.overlay).patches
+    assert (first.bugs, first.forwarded) == ((), None)
+    assert (second.bugs, second.forwarded) == (FIXTURE_BUGS, "no")
+    assert run(capsys, *project.args())[0] == 0
+    assert run(capsys, *project.args("--refresh"))[0] == 0
+    refreshed = load_series(project.overlay).patches[1]
+    assert (refreshed.bugs, refreshed.forwarded) == (FIXTURE_BUGS, "no")
+
+
+def test_exported_patches_carry_the_given_author_and_keep_the_fields(capsys, project, upstream, tmp_path):
+    assert run(capsys, *project.args())[0] == 0
+    series_before = {p.name: p.read_bytes() for p in project.overlay.iterdir()}
+    out = tmp_path / "for-upstream"
+    code, said, err = run(capsys, *project.args("--export-patches", str(out), "--author", "Zoë Contributor <zoe@example.org>"))
+    assert code == 0, err
+    assert "as Zoë Contributor <zoe@example.org>" in said
+    exported = sorted(out.iterdir())
+    assert "Forwarded: no" in exported[1].read_text() and f"Bug: {FIXTURE_BUGS[0]}" in exported[1].read_text()
+    # git itself reads the new author; the diffs, subjects and trees are those of the series
+    pristine = tmp_path / "pristine"
+    assert run(capsys, "--lock", str(project.lock), "--tree", str(pristine), "--pin-only")[0] == 0
+    repo = Repo(pristine)
+    repo.git.am(*map(str, exported), env={"GIT_COMMITTER_NAME": "x", "GIT_COMMITTER_EMAIL": "x@x"})
+    commits = commits_over(repo, upstream.pin)
+    assert [(c.author.name, c.author.email) for c in commits] == [("Zoë Contributor", "zoe@example.org")] * 2
+    assert [c.summary for c in commits] == [c.summary for c in commits_over(Repo(project.tree), upstream.pin)]
+    assert repo.head.commit.tree.hexsha == Repo(project.tree).head.commit.tree.hexsha
+    # the overlay's own series is untouched
+    assert {p.name: p.read_bytes() for p in project.overlay.iterdir()} == series_before
+
+
+@pytest.mark.parametrize("author", ["zoe@example.org", "Zoë <zoe>", ""])
+def test_a_malformed_author_is_a_bad_command_line(capsys, project, tmp_path, author):
+    with pytest.raises(SystemExit) as exit_:
+        apply.main(project.args("--export-patches", str(tmp_path / "out"), "--author", author))
+    assert exit_.value.code == 2
+    assert "--author must be 'Name <email>'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_export_refuses_a_tree_that_is_not_the_series(capsys, project, tmp_path):
@@ -338,7 +381,7 @@ def test_check_passes_on_pin_plus_series_and_names_every_difference(capsys, proj
 
 def test_check_of_a_tree_never_built(capsys, project):
     code, _, err = run(capsys, *project.args("--check"))
-    assert code == 1 and "no build tree here" in one_error_line(err)
+    assert code == 2 and "no build tree here" in one_error_line(err)
 
 
 def test_check_notices_a_sparse_set_that_differs_from_the_lock(capsys, project, upstream):
@@ -381,19 +424,19 @@ LOCK_BASE = (
 def test_a_malformed_lock_is_one_clear_line(capsys, project, upstream, text, message):
     project.lock.write_text(text.replace("{sha}", upstream.pin))
     code, _, err = run(capsys, *project.args())
-    assert code == 1 and message in one_error_line(err)
+    assert code == 2 and message in one_error_line(err)
     assert not project.tree.exists()
 
 
 def test_a_missing_lock_is_one_clear_line(capsys, project):
     code, _, err = run(capsys, *project.args()[:1], str(project.root / "none.lock"), "--tree", str(project.tree))
-    assert code == 1 and "lock file not found" in one_error_line(err)
+    assert code == 2 and "lock file not found" in one_error_line(err)
 
 
 def test_a_lock_path_missing_upstream_is_named(capsys, project, upstream):
     write_lock(project.lock, str(upstream.bare), upstream.pin, paths=["pkg", "setup.cfg"])
     code, _, err = run(capsys, *project.args())
-    assert code == 1 and "'setup.cfg' is not in upstream commit" in one_error_line(err)
+    assert code == 2 and "'setup.cfg' is not in upstream commit" in one_error_line(err)
     assert not project.tree.exists()
 
 
@@ -407,7 +450,7 @@ def test_an_unreachable_upstream_is_one_clear_line(capsys, project, source):
         "bad url": (project.root / "missing.git").as_uri(),
     }[source]
     code, _, err = run(capsys, *project.args("--upstream", value))
-    assert code == 1
+    assert code == 2
     assert re.search(r"no such directory|not a git repository|cannot fetch from upstream", one_error_line(err))
     assert not project.tree.exists()
 
@@ -431,6 +474,10 @@ def _bad_overlay(project, case: str) -> None:
         text = first.read_text()
         head, _, rest = text.partition("\n\n")
         first.write_text(head + "\n\n---" + rest.split("\n---", 1)[1])
+    elif case == "bad forwarded":
+        text = first.read_text()
+        head, sep, rest = text.partition("\n---\n")
+        first.write_text(head.rstrip("\n") + "\n\nForwarded: maybe later\n" + sep + rest)
     elif case == "no author":
         first.write_text(re.sub(r"^From: .*$", "From: nobody", first.read_text(), flags=re.MULTILINE))
 
@@ -446,12 +493,13 @@ def _bad_overlay(project, case: str) -> None:
         ("not a patch", "not a git format-patch file"),
         ("no rationale", "no rationale"),
         ("no author", "must name the author"),
+        ("bad forwarded", "Forwarded: must be 'no', 'not-needed' or the URL"),
     ],
 )
 def test_a_bad_overlay_is_one_clear_line(capsys, project, case, message):
     _bad_overlay(project, case)
     code, _, err = run(capsys, *project.args())
-    assert code == 1 and message in one_error_line(err)
+    assert code == 2 and message in one_error_line(err)
     assert not project.tree.exists()
 
 
@@ -459,7 +507,7 @@ def test_a_destination_that_is_not_a_git_tree_is_refused(capsys, project):
     project.tree.mkdir(parents=True)
     (project.tree / "notes.txt").write_text("mine\n")
     code, _, err = run(capsys, *project.args())
-    assert code == 1 and "exists and is not a git tree" in one_error_line(err)
+    assert code == 2 and "exists and is not a git tree" in one_error_line(err)
     assert (project.tree / "notes.txt").read_text() == "mine\n"
 
 
@@ -474,7 +522,7 @@ def test_bad_command_line_is_one_line(capsys, project):
 
 
 def test_apply_py_runs_from_any_folder(project, upstream, tmp_path):
-    """As a script from another folder: default paths next to apply.py, errors as one line, exit 1."""
+    """As a script from another folder: default paths next to apply.py, errors as one line, exit 2 for a bad upstream."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     script = str(ROOT / "apply.py")
@@ -488,7 +536,7 @@ def test_apply_py_runs_from_any_folder(project, upstream, tmp_path):
         [sys.executable, script, "--pin-only", "--tree", str(tmp_path / "t"), "--upstream", str(tmp_path / "nowhere")],
         cwd=elsewhere, capture_output=True, text=True, env=env,
     )
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.startswith("apply.py: error: upstream source") and done.stderr.count("\n") == 1
 
 

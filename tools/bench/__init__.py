@@ -12,6 +12,8 @@
 * ``cold_start``  one model's cold start, in the fresh process it runs in
 """
 
+from tools.cli import ToolError
 
-class BenchError(RuntimeError):
+
+class BenchError(ToolError):
     """Bad input or an unusable environment: the CLI prints it as one line and exits 2."""

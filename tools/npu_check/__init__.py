@@ -15,17 +15,19 @@ from .kernels import KernelList, KernelListError, load_kernel_list
 from .report import Report
 from .rules import run_checks
 
-__all__ = ["check_model", "default_kernel_list", "Report", "ModelReadError", "KernelListError"]
+__all__ = ["check_model", "default_kernel_list", "BUNDLED_KERNEL_LIST", "Report", "ModelReadError", "KernelListError"]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# paddle-custom-npu's kernel names, committed so the check runs on a clean clone; its header says
+# where they come from (the reference copy is ../shared/npu/ beside the repository)
+BUNDLED_KERNEL_LIST = Path(__file__).resolve().parent / "data" / "kernels-paddle-custom-npu.txt"
 
 
 def default_kernel_list() -> Path:
-    """$NPU_KERNEL_LIST, else the paddle-custom-npu list in the ``shared`` folder beside the repository."""
+    """$NPU_KERNEL_LIST, else the paddle-custom-npu list committed with this package."""
     override = os.environ.get("NPU_KERNEL_LIST")
     if override:
         return Path(override)
-    return REPO_ROOT.parent / "shared" / "npu" / "kernels-paddle-custom-npu.txt"
+    return BUNDLED_KERNEL_LIST
 
 
 def check_model(path: str | Path, kernels: str | Path | KernelList | None = None,

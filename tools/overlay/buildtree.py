@@ -3,6 +3,14 @@
 What apply.py built is recorded in the tree's own git config (`npu-overlay.fingerprint`,
 `npu-overlay.head`): the fingerprint says which lock + series the branch was built from,
 the head says which commit apply.py left, so any commit made after it is somebody's work.
+
+A build in progress is journalled in `.git/npu-overlay.building`, created once the tree's work
+is known to be safe and removed when the build is recorded (or refused with the tree in a
+known state). A run that finds it set knows the
+tree holds its own half-made work (an interrupted checkout or `git am`, commits not yet
+recorded, git's lock files) and clears it away before building again, instead of calling it
+the user's. A new tree is initialised aside and renamed into place, so an interrupted first
+run leaves either a git tree or nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from typing import Iterator
 
 from git import GitCommandError, InvalidGitRepositoryError, NoSuchPathError, Repo
 
-from .errors import OverlayError
+from .errors import BadInput, OverlayError
 from .lock import Lock
 from .series import Series
 
@@ -42,20 +50,26 @@ def fingerprint(lock: Lock, series: Series) -> str:
 def open_tree(path: Path, create: bool) -> Repo:
     """The git tree at `path`; an empty or absent folder becomes a new one when `create`."""
     if path.exists() and not path.is_dir():
-        raise OverlayError(f"{path}: exists and is not a directory")
+        raise BadInput(f"{path}: exists and is not a directory")
     if not (path / ".git").exists():
         if path.is_dir() and any(path.iterdir()):
-            raise OverlayError(f"{path}: exists and is not a git tree (move it away or pick another --tree)")
+            raise BadInput(f"{path}: exists and is not a git tree (move it away or pick another --tree)")
         if not create:
-            raise OverlayError(f"{path}: no build tree here (run apply.py first)")
-        path.mkdir(parents=True, exist_ok=True)
-        return Repo.init(path, initial_branch=BRANCH)
+            raise BadInput(f"{path}: no build tree here (run apply.py first)")
+        staging = path.with_name(f".{path.name}.new")
+        if staging.exists():  # an init of ours that was interrupted
+            shutil.rmtree(staging)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Repo.init(staging, initial_branch=BRANCH).close()
+        if path.is_dir():
+            path.rmdir()  # empty, checked above
+        staging.rename(path)
     try:
         repo = Repo(path)
     except (InvalidGitRepositoryError, NoSuchPathError):
-        raise OverlayError(f"{path}: exists and is not a git tree") from None
+        raise BadInput(f"{path}: exists and is not a git tree") from None
     if repo.bare or Path(repo.working_tree_dir).resolve() != path.resolve():
-        raise OverlayError(f"{path}: exists and is not the top of a git tree")
+        raise BadInput(f"{path}: exists and is not the top of a git tree")
     return repo
 
 
@@ -70,8 +84,40 @@ def read_state(repo: Repo) -> State:
 
 
 def write_state(repo: Repo, fingerprint: str | None, head: str) -> None:
+    # fingerprint last but one, head already current: only a finished build reads as built
     repo.git.config("--local", f"{STATE}.fingerprint", fingerprint or "")
     repo.git.config("--local", f"{STATE}.head", head)
+
+
+def _journal(repo: Repo) -> Path:
+    return Path(repo.git_dir) / "npu-overlay.building"
+
+
+def interrupted_build(repo: Repo) -> bool:
+    """A build of ours started in this tree and did not finish."""
+    return _journal(repo).exists()
+
+
+def start_build(repo: Repo) -> None:
+    """Journal: from here until finish_build, whatever the tree holds is this engine's work.
+    A file, not a config key: creating and removing it cannot be interrupted half-way."""
+    _journal(repo).touch()
+
+
+def finish_build(repo: Repo) -> None:
+    _journal(repo).unlink(missing_ok=True)
+
+
+def clear_stale_locks(repo: Repo) -> None:
+    """git's lock files left by the git process killed with an interrupted build."""
+    git_dir = Path(repo.git_dir)
+    for lock in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
+        lock.unlink(missing_ok=True)
+
+
+def clear_interrupted_build(repo: Repo) -> None:
+    """What a killed build leaves: an unfinished `git am`, a half checkout, commits not yet recorded."""
+    discard_work(repo)
 
 
 def branch_tip(repo: Repo) -> str | None:
@@ -133,7 +179,10 @@ def is_built(repo: Repo, state: State, expected: str) -> bool:
 def discard_work(repo: Repo) -> None:
     """--force: drop an interrupted am, uncommitted edits and untracked (not ignored) files."""
     if am_in_progress(repo):
-        repo.git.am("--abort")
+        try:
+            repo.git.am("--abort")
+        except GitCommandError:  # killed before am recorded where it started: drop its state
+            shutil.rmtree(Path(repo.git_dir) / "rebase-apply", ignore_errors=True)
     if head_commit(repo):
         repo.git.reset("--hard", "--quiet")
     repo.git.clean("-fdq")
@@ -161,7 +210,7 @@ def check_paths_in_pin(repo: Repo, lock: Lock) -> None:
         try:
             tree / path
         except KeyError:
-            raise OverlayError(f"{lock.path}: checkout path {path!r} is not in upstream commit {lock.short}") from None
+            raise BadInput(f"{lock.path}: checkout path {path!r} is not in upstream commit {lock.short}") from None
 
 
 def checkout_pin(repo: Repo, lock: Lock) -> None:

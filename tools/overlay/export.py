@@ -9,6 +9,7 @@ format.signature, diff.algorithm... would all change the bytes).
 
 from __future__ import annotations
 
+import email.utils
 import os
 import shutil
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 from git import GitCommandError, Repo
 
 from .buildtree import BRANCH
-from .errors import OverlayError
+from .errors import BadInput, OverlayError
 from .lock import Lock
 from .series import read_series_names, write_series
 
@@ -55,12 +56,44 @@ def format_patches(repo: Repo, lock: Lock, destination: Path) -> list[str]:
     return [Path(line).name for line in output.splitlines() if line.strip()]
 
 
-def export_patches(repo: Repo, lock: Lock, destination: Path) -> list[str]:
-    """--export-patches: into a new or empty folder, never over somebody's files."""
+def export_patches(repo: Repo, lock: Lock, destination: Path, author: str | None = None) -> list[str]:
+    """--export-patches: into a new or empty folder, never over somebody's files.
+
+    With ``author`` ("Name <email>"), every exported patch names that contributor on its From:
+    line (upstream's CLA wants a real person); the series in the overlay keeps its own.
+    """
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
-        raise OverlayError(f"{destination}: exists and is not an empty directory")
+        raise BadInput(f"{destination}: exists and is not an empty directory")
     destination.mkdir(parents=True, exist_ok=True)
-    return format_patches(repo, lock, destination)
+    names = format_patches(repo, lock, destination)
+    if author:
+        for name in names:
+            set_author(destination / name, author)
+    return names
+
+
+def parse_author(text: str) -> str | None:
+    """'Name <email>' as a From: header value (RFC 2047 for non-ASCII names), or None if malformed."""
+    name, address = email.utils.parseaddr(text)
+    if not name.strip() or "@" not in address or address.startswith("@") or address.endswith("@"):
+        return None
+    return email.utils.formataddr((name.strip(), address), charset="utf-8")
+
+
+def set_author(path: Path, author: str) -> None:
+    """Replace the From: header (and its folded continuation lines) of one patch file."""
+    header, blank, body = path.read_bytes().partition(b"\n\n")
+    lines, replaced, skipping = [], False, False
+    for line in header.split(b"\n"):
+        if skipping and line[:1] in (b" ", b"\t"):
+            continue
+        skipping = line.startswith(b"From: ")
+        if skipping:
+            line, replaced = b"From: " + author.encode("ascii"), True
+        lines.append(line)
+    if not replaced:
+        raise OverlayError(f"{path}: no From: header to set the author on")
+    path.write_bytes(b"\n".join(lines) + blank + body)
 
 
 def refresh_series(repo: Repo, lock: Lock) -> list[str]:

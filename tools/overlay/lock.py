@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import OverlayError
+from .errors import BadInput
 
 try:  # Python 3.11+
     import tomllib
@@ -49,25 +49,25 @@ class Lock:
 
 def load_lock(path: Path) -> Lock:
     if not path.is_file():
-        raise OverlayError(f"{path}: lock file not found")
+        raise BadInput(f"{path}: lock file not found")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise OverlayError(f"{path}: not valid TOML: {exc}") from None
+        raise BadInput(f"{path}: not valid TOML: {exc}") from None
     _check_schema(path, data)
     up, checkout = data["upstream"], data["checkout"]
 
     commit = up["commit"]
     if not FULL_SHA.fullmatch(commit):
-        raise OverlayError(
+        raise BadInput(
             f"{path}: upstream.commit must be a full 40-character lowercase hex commit id, got {commit!r}"
         )
     for key in ("url", "description"):
         if not up[key].strip():
-            raise OverlayError(f"{path}: upstream.{key} is empty")
+            raise BadInput(f"{path}: upstream.{key} is empty")
     paths = _repo_paths(path, "checkout.paths", checkout["paths"])
     if not paths:
-        raise OverlayError(f"{path}: checkout.paths is empty: nothing would be checked out")
+        raise BadInput(f"{path}: checkout.paths is empty: nothing would be checked out")
     exclude = _repo_paths(path, "checkout.exclude", checkout.get("exclude", []))
     overlay = _repo_paths(path, "overlay.path", [data["overlay"]["path"]])[0]
 
@@ -85,20 +85,20 @@ def load_lock(path: Path) -> Lock:
 def _check_schema(path: Path, data: dict) -> None:
     for table in data:
         if table not in SCHEMA:
-            raise OverlayError(f"{path}: unknown table [{table}] (expected {', '.join(SCHEMA)})")
+            raise BadInput(f"{path}: unknown table [{table}] (expected {', '.join(SCHEMA)})")
     for table, keys in SCHEMA.items():
         if not isinstance(data.get(table), dict):
-            raise OverlayError(f"{path}: missing table [{table}]")
+            raise BadInput(f"{path}: missing table [{table}]")
         for key in data[table]:
             if key not in keys:
-                raise OverlayError(f"{path}: unknown key {table}.{key} (expected {', '.join(keys)})")
+                raise BadInput(f"{path}: unknown key {table}.{key} (expected {', '.join(keys)})")
         for key, (kind, required) in keys.items():
             if key not in data[table]:
                 if required:
-                    raise OverlayError(f"{path}: missing {table}.{key}")
+                    raise BadInput(f"{path}: missing {table}.{key}")
                 continue
             if not isinstance(data[table][key], kind):
-                raise OverlayError(f"{path}: {table}.{key} must be a {kind.__name__}")
+                raise BadInput(f"{path}: {table}.{key} must be a {kind.__name__}")
 
 
 def _repo_paths(path: Path, key: str, values: list) -> tuple[str, ...]:
@@ -106,9 +106,9 @@ def _repo_paths(path: Path, key: str, values: list) -> tuple[str, ...]:
     cleaned = []
     for value in values:
         if not isinstance(value, str) or not value.strip("/ "):
-            raise OverlayError(f"{path}: {key} entries must be non-empty strings, got {value!r}")
+            raise BadInput(f"{path}: {key} entries must be non-empty strings, got {value!r}")
         posix = PurePosixPath(value.strip("/"))
         if value.startswith("/") or ".." in posix.parts or any(c in value for c in "*?[]!\\"):
-            raise OverlayError(f"{path}: {key} entry {value!r} must be a plain relative path")
+            raise BadInput(f"{path}: {key} entry {value!r} must be a plain relative path")
         cleaned.append(str(posix))
     return tuple(cleaned)

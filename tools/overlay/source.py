@@ -16,7 +16,7 @@ from pathlib import Path
 
 from git import GitCommandError, Repo
 
-from .errors import OverlayError, git_stderr
+from .errors import BadInput, git_stderr
 from .lock import Lock
 
 ENV_VAR = "PADDLEOCR_UPSTREAM"
@@ -44,9 +44,9 @@ def resolve_source(lock: Lock, override: str | None) -> Source:
         return Source(given, given, local=False)
     path = Path(given).expanduser().resolve()
     if not path.is_dir():
-        raise OverlayError(f"upstream source {given}: no such directory (expected a URL, a bare git dir or a clone)")
+        raise BadInput(f"upstream source {given}: no such directory (expected a URL, a bare git dir or a clone)")
     if not ((path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())):
-        raise OverlayError(f"upstream source {given}: not a git repository (bare or working clone)")
+        raise BadInput(f"upstream source {given}: not a git repository (bare or working clone)")
     return Source(given, path.as_uri(), local=True)
 
 
@@ -75,12 +75,12 @@ def fetch_pin(repo: Repo, source: Source, lock: Lock) -> None:
     except GitCommandError as exc:
         stderr = git_stderr(exc)
         if any(marker in stderr for marker in MISSING_COMMIT):
-            raise OverlayError(
+            raise BadInput(
                 f"upstream source {source.given} does not have commit {lock.commit} pinned in {lock.path.name}"
             ) from None
-        raise OverlayError(f"cannot fetch from upstream source {source.given}: {_first_fatal(stderr)}") from None
+        raise BadInput(f"cannot fetch from upstream source {source.given}: {_first_fatal(stderr)}") from None
     if not has_commit(repo, lock.commit):
-        raise OverlayError(f"upstream source {source.given} did not deliver commit {lock.commit}")
+        raise BadInput(f"upstream source {source.given} did not deliver commit {lock.commit}")
 
 
 def _first_fatal(stderr: str) -> str:

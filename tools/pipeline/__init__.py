@@ -5,6 +5,8 @@ a chosen device, record the results, and compare a patched tree against pristine
     python -m tools.pipeline.regress --tree build/PaddleOCR --device npu --images DIR --out runs/regress
 """
 
+from tools.cli import ToolError
 
-class PipelineError(RuntimeError):
+
+class PipelineError(ToolError):
     """Bad input or an unusable environment: the CLIs print it as one line and exit 2."""

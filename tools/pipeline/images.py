@@ -42,6 +42,8 @@ def _check(path: Path) -> ImageCheck:
 
 def list_images(directory: str | Path) -> list[ImageCheck]:
     directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise PipelineError(f"--images {directory} is a file; give the directory that holds the images")
     if not directory.is_dir():
         raise PipelineError(f"image directory {directory} does not exist")
     files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

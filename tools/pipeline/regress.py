@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from tools.cli import ToolError, missing_dependency
 from tools.pipeline import PipelineError
 from tools.pipeline.compare import compare_records, teds_scores
 from tools.pipeline.device import preflight
@@ -76,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return regress(args)
-    except (PipelineError, RuntimeError, OSError, ValueError) as exc:
+    except ToolError as exc:  # PipelineError, ModelCacheError, ConversionError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        return missing_dependency(exc, "pipeline.regress")
 
 
 if __name__ == "__main__":

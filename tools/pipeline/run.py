@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tools.cli import ToolError, missing_dependency
 from tools.pipeline import PipelineError
 from tools.pipeline.device import device_env, predictor_flags, preflight
 from tools.pipeline.export import export_table_model, find_export
@@ -69,7 +70,10 @@ def npu_operator_check(export_dir: str, require_static: bool) -> dict:
 def prepare_out(out: Path, overwrite: bool) -> None:
     if (out / RECORDS).exists() and not overwrite:
         raise PipelineError(f"{out / RECORDS} exists; pass --overwrite to replace it, or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PipelineError(f"cannot create --out {out}: {exc.strerror}") from None
 
 
 def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=None, options=None,
@@ -185,11 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         result = run_pipeline(args.tree, args.device, args.images, args.out, args.checkpoint, args.config,
                               args.opt, args.table_model_dir, args.det_model_dir, args.rec_model_dir,
                               args.rec_dict, args.warmup, args.require_static, args.overwrite, args.one_shot)
-    except Exception as exc:  # PipelineError, ModelCacheError, ConversionError: one line, no trace
-        if not isinstance(exc, (PipelineError, RuntimeError, OSError, ValueError)):
-            raise
+    except ToolError as exc:  # PipelineError, ModelCacheError, ConversionError: one line, no trace
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        return missing_dependency(exc, "pipeline")
     print(Path(args.out) / RECORDS)
     return report_failures(result)
 
