@@ -5,7 +5,7 @@
     python apply.py --check               # read-only: is the tree exactly pin + series? (exit 1 if not)
     python apply.py --refresh             # write the branch's commits back into the overlay series
     python apply.py --export-patches DIR [--author "Name <email>"]  # the series as format-patch files, for upstream PRs
-    python apply.py --pin-only            # just the pin, to author the first patch on
+    python apply.py --pin-only            # just the pin (build/PaddleOCR-pin), to author patches on or compare with
 
 The upstream source is the lock's URL unless --upstream or $PADDLEOCR_UPSTREAM names
 another one (a mirror URL, a bare git dir, a working clone): any source holding the
@@ -173,8 +173,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="discard uncommitted edits and extra commits in the tree instead of stopping")
     parser.add_argument("--upstream", metavar="URL_OR_PATH",
                         help=f"where to fetch the pin from (default: ${source.ENV_VAR}, else the lock's url)")
-    parser.add_argument("--tree", type=Path, default=ROOT / "build" / "PaddleOCR",
-                        help="the build tree (default: build/PaddleOCR next to apply.py)")
+    parser.add_argument("--tree", type=Path,
+                        help="the build tree (default: build/PaddleOCR next to apply.py; "
+                             "build/PaddleOCR-pin with --pin-only)")
     parser.add_argument("--lock", type=Path, default=ROOT / "upstream.lock",
                         help="the lock file (default: upstream.lock next to apply.py)")
     parser.add_argument("--overlay", type=Path, metavar="DIR",
@@ -185,6 +186,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.action = args.action or build
     if args.pin_only and args.action not in (build, verify):
         parser.error("--pin-only goes with a build or --check")
+    # the bare pin has a tree of its own: --pin-only must never turn the patched tree into it
+    args.tree = args.tree or ROOT / "build" / ("PaddleOCR-pin" if args.pin_only else "PaddleOCR")
     args.author_given = args.author
     if args.author is not None:
         if args.action is not export_patches:

@@ -550,3 +550,12 @@ def test_the_project_lock_and_series_are_well_formed():
     assert lock.overlay_dir == ROOT / "overlay" / "2.8"
     for name in read_series_names(lock.overlay_dir):  # empty until the patches land
         parse_patch(lock.overlay_dir / name)
+
+
+def test_pin_only_without_a_tree_never_touches_the_patched_tree():
+    """--pin-only defaults to a tree of its own, so it cannot turn build/PaddleOCR into the bare pin."""
+    pin = apply.parse_args(["--pin-only"])
+    patched = apply.parse_args([])
+    assert pin.tree.name == "PaddleOCR-pin" and patched.tree.name == "PaddleOCR"
+    assert pin.tree.parent == patched.tree.parent
+    assert apply.parse_args(["--pin-only", "--tree", "elsewhere"]).tree.name == "elsewhere"
