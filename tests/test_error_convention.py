@@ -36,7 +36,7 @@ def one_line(proc: subprocess.CompletedProcess, code: int = 2) -> str:
     (["apply.py", "--help"], "apply.py", "pip install GitPython"),
     (["apply.py", "--check"], "apply.py", "pip install GitPython"),
     (["-m", "tools.convert_weights", "model", "out"], "convert_weights", "pip install 'numpy<2'"),
-    (["-m", "tools.bench_table_head", "--no-export", "--out", "{tmp}/bench"], "bench_table_head", "pip install "),
+    (["-m", "tools.bench", "--no-export", "--out", "{tmp}/bench"], "bench", "pip install "),
     (["-m", "tools.render_tables", "--out", "{tmp}/tables", "--count", "1"], "render_tables", "pip install Pillow"),
 ])
 def test_a_missing_dependency_is_one_line_naming_what_to_install(argv, prog, package, tmp_path):

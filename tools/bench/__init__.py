@@ -1,5 +1,5 @@
 """The CPU benchmark of the table head's decode: upstream's export against the overlay's
-(``python -m tools.bench_table_head``). One module per job:
+(``python -m tools.bench``). One module per job:
 
 * ``models``      exports every model compared, from the same SLANet_plus weights
 * ``features_export`` (run inside an upstream tree) exports backbone + neck without the head

@@ -1,4 +1,4 @@
-"""The decode benchmark (tools.bench_table_head) on real exports and real table images.
+"""The decode benchmark (tools.bench) on real exports and real table images.
 
 Offline: PaddleX's SLANet_plus export timed for real on two sample tables (``--no-export``),
 and the analysis run on a real measurement. Nothing here expects a timing: the checks are
@@ -25,7 +25,7 @@ TWO_TABLES = ("grid_5x4.png", "grid_12x6.png")  # different lengths, so a line c
 
 
 def bench(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "tools.bench_table_head", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "tools.bench", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True)
 
 

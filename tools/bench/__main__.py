@@ -1,7 +1,7 @@
 """The table head's decode benchmark on the CPU: upstream's export against the overlay's
 exports (one per decode strategy), cold and warm, on the same images.
 
-    python -m tools.bench_table_head --tree build/PaddleOCR --out runs/bench \\
+    python -m tools.bench --tree build/PaddleOCR --out runs/bench \\
         [--pin-tree build/PaddleOCR-pin] [--images tests/data/tables] [--repeats 5] [--threads 2]
 
 Cold: every model's predictor creation, first run and steady runs, each model in fresh
@@ -22,7 +22,7 @@ from tools.bench import BenchError
 from tools.bench.models import DEFAULT_STRATEGIES
 from tools.cli import ToolError, missing_dependency
 
-DEFAULT_IMAGES = Path(__file__).resolve().parents[1] / "tests" / "data" / "tables"
+DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "tests" / "data" / "tables"
 
 
 def strategies(text: str) -> list[tuple[str, int | str]]:
@@ -50,7 +50,7 @@ def positive(text: str) -> int:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m tools.bench_table_head", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tree", help="the patched tree (python apply.py); required unless --no-export")
     parser.add_argument("--pin-tree", help="a pristine pin tree (python apply.py --pin-only --tree DIR): "
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:  # paddle, numpy: what the benchmark runs on
-        return missing_dependency(exc, "bench_table_head")
+        return missing_dependency(exc, "bench")
     for target in result["analysis"]["targets"]:
         log(f"{target['status'].upper()}: {target['text']}")
     mismatches = result["analysis"]["token_mismatches"]
