@@ -15,10 +15,14 @@ from .report import ControlFlow, Finding, ModelInputInfo, OpUse, Report
 
 # Ascend runs these as StridedSliceAssign, which its graph engine rejects on dynamic shapes
 SET_VALUE_OPS = {"set_value", "set_value_with_tensor"}
+# ONNX's scatter updates: what a converted slice assignment becomes (upstream's decode loop)
+SCATTER_OPS = {"ScatterND", "ScatterElements", "Scatter"}
+# ONNX op names are not Paddle kernel names: ATC's own ONNX operator support decides there
+KERNELS_NOT_USED = "not used for ONNX (Paddle kernel names; ATC's ONNX operator list decides op support)"
 
 # warnings that --require-static turns into errors: anything decided at run time
 STATIC_RULES = {
-    "dynamic-input", "shape-feeds-shape", "bounds-from-tensor",
+    "dynamic-input", "dynamic-shape", "shape-feeds-shape", "bounds-from-tensor",
     "data-dependent-loop", "shape-dependent-loop", "data-dependent-branch", "shape-dependent-branch",
 }
 
@@ -27,6 +31,9 @@ MESSAGES = {
     "set-value-in-loop": "slice assignment in a loop body: Ascend's StridedSliceAssign needs static "
                          "shapes and dispatches once per step",
     "set-value": "slice assignment (StridedSliceAssign on Ascend): needs static shapes",
+    "scatter-in-loop": "scatter update in a loop body: dynamic control flow around an in-place update",
+    "scatter": "scatter update: ATC needs its indices' shape static",
+    "dynamic-shape": "tensor without a static shape after ONNX shape inference: ATC needs every shape fixed",
     "dynamic-input": "model input with -1 dimensions: every new shape is a new NPU compilation",
     "shape-feeds-shape": "a shape read at run time (shape/shape64) sets this op's shape or bounds",
     "bounds-from-tensor": "shape, bounds or axis come from a tensor computed at run time, not an attribute",
@@ -57,9 +64,9 @@ class _Walk:
     def note(self, rule: str, op: str, location: str, depth: int, extra: str = "") -> None:
         if rule in STATIC_RULES:
             severity = "error" if self.require_static else "warning"
-        elif rule in ("no-kernel", "set-value-in-loop"):
+        elif rule in ("no-kernel", "set-value-in-loop", "scatter-in-loop"):
             severity = "error"
-        elif rule == "set-value":
+        elif rule in ("set-value", "scatter"):
             severity = "warning"
         else:
             severity = "info"
@@ -78,6 +85,8 @@ class _Walk:
             self.note("no-kernel", name, location, depth, f"kernel '{match.kernel}'")
         if op.type.rstrip("_") in SET_VALUE_OPS:
             self.note("set-value-in-loop" if depth else "set-value", name, location, depth)
+        if op.dialect == "onnx" and op.type in SCATTER_OPS:
+            self.note("scatter-in-loop" if depth else "scatter", name, location, depth)
         self.bounds(op, name, location, depth)
         if op.blocks:
             self.control(op, name, location, depth)
@@ -97,7 +106,7 @@ class _Walk:
         self.counter += 1
         label = f"{op.type}#{self.counter}"
         prefix = label if location == "top" else f"{location}/{label}"
-        loop = op.type == "while"
+        loop = op.type in dataflow.LOOP_OPS
         inner = depth + 1 if loop else depth
         condition = dataflow.dependence(self.flow.conditions.get(id(op), set()))
         if loop:
@@ -105,7 +114,7 @@ class _Walk:
         else:
             rule = {"data": "data-dependent-branch", "shape": "shape-dependent-branch"}.get(condition,
                                                                                           "static-branch")
-        branch_names = ["then", "else"] if op.type == "if" and len(op.blocks) == 2 else None
+        branch_names = ["then", "else"] if op.type in ("if", "If") and len(op.blocks) == 2 else None
         for k, body in enumerate(op.blocks):
             body_label = prefix if len(op.blocks) == 1 else f"{prefix}:{branch_names[k] if branch_names else k}"
             nested = sum(_count_ops(sub) for o in body.ops for sub in o.blocks)
@@ -127,6 +136,8 @@ def run_checks(graph: Graph, kernels: KernelList, require_static: bool = False) 
     for spec in graph.inputs:
         if any(dim < 0 for dim in spec.shape):
             walk.note("dynamic-input", "", "top", 0, f"{spec.name} {spec.shape}")
+    for op_type, _ in graph.dynamic_values:  # one count per tensor, grouped by the op making it
+        walk.note("dynamic-shape", f"onnx.{op_type}", "any", 0)
     walk.block(graph.top, "top", 0)
     order = {s: i for i, s in enumerate(("error", "warning", "info"))}
     findings = [Finding(sev, rule, op, loc, depth, n, msg)
@@ -135,7 +146,7 @@ def run_checks(graph: Graph, kernels: KernelList, require_static: bool = False) 
     return Report(
         model=str(graph.path),
         format=graph.format,
-        kernel_list=str(kernels.path),
+        kernel_list=KERNELS_NOT_USED if graph.format == "onnx" else str(kernels.path),
         require_static=require_static,
         inputs=[ModelInputInfo(s.name, list(s.shape), s.dtype) for s in graph.inputs],
         control_flow=walk.control_flow,
