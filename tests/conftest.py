@@ -39,3 +39,12 @@ def patched_tree(upstream_source, tmp_path_factory):
     from tools.pipeline.pristine import build_tree
 
     return build_tree(tmp_path_factory.mktemp("patched") / "PaddleOCR", upstream_source, pin_only=False)
+
+
+@pytest.fixture(scope="session")
+def fixed_head_export(slanet_plus_dir, tmp_path_factory):
+    """Patch 0001's decoder with SLANet_plus's head weights, exported with the fixed decode
+    (501 unrolled steps, input [1, 256, 96]): one export per session, it takes ~30 s."""
+    from static_head import export_head
+
+    return export_head(slanet_plus_dir, tmp_path_factory.mktemp("fixed_head"), "fixed", 1)

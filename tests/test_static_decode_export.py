@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from test_static_decode_parity import load_static_decoder
-from tools.convert_weights import head_params
+from static_head import export_head
 from tools.npu_check import check_model, default_kernel_list
 
-FEATURES = [1, 256, 96]  # 488 / 32 = 16 x 16 positions, 96 channels (CSPPAN)
 UPSTREAM_OPS_PER_STEP = 72  # measured on the SLANet_plus export by tests/test_npu_check.py
 
 
@@ -27,43 +25,14 @@ def kernels():
     return path
 
 
-def _export(slanet_plus_dir, out, mode, interval):
-    import paddle
-
-    (out / "src").mkdir()
-    decoder = load_static_decoder(out / "src")
-    weights = head_params(slanet_plus_dir, "SLANet_ch")
-
-    class HeadGraph(paddle.nn.Layer):
-        """The decoder as a layer: real weights as parameters under their upstream names."""
-
-        def __init__(self):
-            super().__init__()
-            self.names = {}
-            for name, value in weights.items():
-                attr = name.replace(".", "__")
-                self.names[name] = attr
-                setattr(self, attr, self.create_parameter(list(value.shape), default_initializer=paddle.nn.initializer.Assign(value)))
-
-        def forward(self, fea):
-            params = {name: getattr(self, attr) for name, attr in self.names.items()}
-            return decoder.sla_head_infer(params, fea, 500, 49, mode, interval)
-
-    layer = HeadGraph()
-    layer.eval()
-    spec = [paddle.static.InputSpec(FEATURES, "float32")]
-    paddle.jit.save(paddle.jit.to_static(layer, input_spec=spec, full_graph=True), str(out / "inference"))
-    return out
-
-
 @pytest.fixture(scope="module")
-def fixed_export(slanet_plus_dir, tmp_path_factory):
-    return _export(slanet_plus_dir, tmp_path_factory.mktemp("fixed"), "fixed", 1)
+def fixed_export(fixed_head_export):
+    return fixed_head_export
 
 
 @pytest.fixture(scope="module")
 def early_stop_export(slanet_plus_dir, tmp_path_factory):
-    return _export(slanet_plus_dir, tmp_path_factory.mktemp("early"), "early_stop", 8)
+    return export_head(slanet_plus_dir, tmp_path_factory.mktemp("early"), "early_stop", 8)
 
 
 def test_fixed_export_is_static_for_the_npu(fixed_export, kernels):
