@@ -71,3 +71,24 @@ def test_npu_with_onnx_refuses_without_the_cann_provider(patched_tree, script, t
     assert "CANNExecutionProvider" in lines[0] and "onnxruntime-cann" in lines[0]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "infer.txt").exists() and "result:" not in proc.stdout
+
+
+@pytest.mark.upstream
+def test_fidelity_report_on_the_sample_tables(static_onnx, tmp_path):
+    """tools.onnx_fidelity: the whole model's ONNX against its Paddle fixed export and upstream's
+    SLANet_plus export (slow: Paddle Inference takes minutes before the first fixed-decode result)."""
+    out = tmp_path / "fidelity"
+    proc = subprocess.run([sys.executable, "-m", "tools.onnx_fidelity", "--export", str(static_onnx.parent / "export"),
+                           "--onnx", str(static_onnx), "--images", str(TABLES), "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((out / "fidelity.json").read_text())["summary"]
+    samples = len(list(TABLES.glob("*.png")))
+    for key in ("vs_paddle_fixed", "vs_upstream"):
+        assert summary[key]["tokens_equal"] == summary[key]["of"] == samples
+        assert summary[key]["max_box_diff_px"] <= 1.0
+    assert "**PASS**" in (out / "fidelity.md").read_text()
+    bad = subprocess.run([sys.executable, "-m", "tools.onnx_fidelity", "--export", str(tmp_path), "--onnx",
+                          str(static_onnx), "--images", str(TABLES), "--out", str(tmp_path / "x")],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "holds no Paddle export" in bad.stderr and not (tmp_path / "x").exists()
