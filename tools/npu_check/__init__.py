@@ -1,4 +1,4 @@
-"""Static NPU operator-compatibility check for exported Paddle inference models.
+"""Static NPU operator-compatibility check for exported Paddle inference models and their ONNX.
 
     python -m tools.npu_check MODEL_DIR_OR_FILE [--kernels FILE] [--json] [--require-static | --require-single-graph]
 
@@ -32,7 +32,11 @@ def default_kernel_list() -> Path:
 
 def check_model(path: str | Path, kernels: str | Path | KernelList | None = None,
                 require_static: bool = False, require_single_graph: bool = False) -> Report:
-    """Check one export (a model file or its directory). Raises ModelReadError / KernelListError."""
-    if not isinstance(kernels, KernelList):
+    """Check one export (a model file or its directory). Raises ModelReadError / KernelListError.
+    An ONNX model needs no kernel list: its op names are not Paddle kernels."""
+    graph = load_graph(path)
+    if graph.format == "onnx":
+        kernels = KernelList(Path("-"), frozenset())
+    elif not isinstance(kernels, KernelList):
         kernels = load_kernel_list(kernels if kernels is not None else default_kernel_list())
-    return run_checks(load_graph(path), kernels, require_static, require_single_graph)
+    return run_checks(graph, kernels, require_static, require_single_graph)

@@ -13,9 +13,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.npu_check",
         description="Report the ops of an exported Paddle model (inference.json or inference.pdmodel) that an "
-                    "NPU backend cannot run, dynamic-shape hazards, and host synchronisation points.",
+                    "NPU backend cannot run, dynamic-shape hazards, and host synchronisation points. An ONNX "
+                    "model (.onnx) gets the shape and control-flow checks; its ops are listed, not looked up.",
     )
-    parser.add_argument("model", help="export directory, or the .json / .pdmodel file itself")
+    parser.add_argument("model", help="export directory, or the .json / .pdmodel / .onnx file itself")
     parser.add_argument("--kernels", help=f"kernel list, one name a line (default: $NPU_KERNEL_LIST or "
                                           f"{default_kernel_list()})")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")

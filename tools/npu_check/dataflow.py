@@ -17,10 +17,11 @@ SHAPE = "shape"   # a tensor's run-time shape, read on the host
 LOOP = "loop"     # a value carried from one loop step to the next (a counter, a state)
 
 SOURCES = {"data", "feed"}
+LOOP_OPS = {"while", "Loop", "Scan"}  # Paddle's and ONNX's
 # ops whose result depends on their input's shape only, never on its values
 SHAPE_READERS = {
     "shape", "shape64", "full_like", "fill_any_like", "zeros_like", "ones_like", "empty_like",
-    "full_batch_size_like", "fill_constant_batch_size_like",
+    "full_batch_size_like", "fill_constant_batch_size_like", "Shape", "Size",
 }
 
 Tags = dict[str, set[str]]
@@ -37,6 +38,8 @@ class Flow:
 
 def trace(graph: Graph) -> Flow:
     flow = Flow(defaultdict(set))
+    for value in graph.input_values:
+        flow.tags[value].add(INPUT)
     _block(graph.top, flow)
     return flow
 
@@ -85,7 +88,7 @@ def _op(op: Op, flow: Flow) -> None:
 
 def _control_flow(op: Op, flow: Flow) -> None:
     tags = flow.tags
-    if op.type == "while":
+    if op.type in LOOP_OPS:
         for body_value, _ in op.carried:
             tags[body_value].add(LOOP)
         while True:  # tags only grow, so this ends

@@ -1,7 +1,7 @@
 """The format-neutral op graph that every check reads.
 
 Both Paddle serialisations (PIR ``inference.json`` and ProgramDesc ``inference.pdmodel``)
-are read into the same few dataclasses, so the kernel and hazard rules are written once.
+and ONNX are read into the same few dataclasses, so the kernel and hazard rules are written once.
 Values are plain string keys: variable names in a ProgramDesc, ``%<id>`` in PIR.
 """
 
@@ -55,9 +55,14 @@ class ModelInput:
 @dataclass
 class Graph:
     path: Path
-    format: str                    # 'pir-json' or 'programdesc'
+    format: str                    # 'pir-json', 'programdesc' or 'onnx'
     top: Block
     inputs: list[ModelInput]
+    # values holding model input data when no feed/data op makes them (ONNX graph inputs)
+    input_values: list[str] = field(default_factory=list)
+    # (op, value) whose shape is not static after shape inference (ONNX only: Paddle exports
+    # carry no inferred shapes per value)
+    dynamic_values: list[tuple[str, str]] = field(default_factory=list)
 
 
 def find_model_file(path: Path) -> Path:
@@ -66,14 +71,14 @@ def find_model_file(path: Path) -> Path:
         raise ModelReadError(f"{path}: no such file or directory")
     if path.is_file():
         return path
-    for name in ("inference.json", "inference.pdmodel", "model.json", "model.pdmodel"):
+    for name in ("inference.json", "inference.pdmodel", "model.json", "model.pdmodel", "model.onnx", "inference.onnx"):
         if (path / name).is_file():
             return path / name
-    candidates = sorted(path.glob("*.pdmodel")) + sorted(path.glob("*.json"))
+    candidates = sorted(path.glob("*.pdmodel")) + sorted(path.glob("*.json")) + sorted(path.glob("*.onnx"))
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        raise ModelReadError(f"{path}: no exported model here (expected inference.json or inference.pdmodel)")
+        raise ModelReadError(f"{path}: no exported model here (expected inference.json, inference.pdmodel or *.onnx)")
     raise ModelReadError(f"{path}: several model files here, name one: {', '.join(c.name for c in candidates)}")
 
 
@@ -88,4 +93,8 @@ def load_graph(path: str | Path) -> Graph:
         from .read_programdesc import read_programdesc
 
         return read_programdesc(model)
-    raise ModelReadError(f"{model}: unknown model format (expected a PIR .json or a ProgramDesc .pdmodel)")
+    if model.suffix == ".onnx":
+        from .read_onnx import read_onnx
+
+        return read_onnx(model)
+    raise ModelReadError(f"{model}: unknown model format (expected a PIR .json, a ProgramDesc .pdmodel or .onnx)")

@@ -19,6 +19,8 @@ and the kernel is then admitted by the first of:
   allow:constant        parameters and host-side constant int arrays (full_int_array)
 
 Anything else has no kernel on the backend and falls back to the CPU with copies around it.
+ONNX ops are not looked up (``not-checked``): the list names Paddle kernels, and on the ONNX
+paths ATC's or the CANN execution provider's operator support decides instead.
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ class KernelList:
     names: frozenset[str]
 
     def match(self, op: Op) -> KernelMatch:
+        if op.dialect == "onnx":  # ONNX names are not Paddle kernels: nothing to look up
+            return KernelMatch(op.type, "onnx-name", "not-checked")
         if op.dialect in ("builtin", "cf") and op.type not in ALLOWED["allow:constant"]:
             return KernelMatch("", "structural", "structural")
         kernel, mapping = op.type, "same-name"

@@ -16,12 +16,17 @@ from .trip_count import trip_count
 
 # Ascend runs these as StridedSliceAssign, which its graph engine rejects on dynamic shapes
 SET_VALUE_OPS = {"set_value", "set_value_with_tensor"}
+# ONNX's scatter updates: what a converted slice assignment becomes (upstream's decode loop)
+SCATTER_OPS = {"ScatterND", "ScatterElements", "Scatter"}
+# ONNX op names are not Paddle kernel names: ATC's own ONNX operator support decides there
+KERNELS_NOT_USED = "not used for ONNX (Paddle kernel names; ATC's ONNX operator list decides op support)"
 
 # warnings that --require-static turns into errors: any shape decided at run time (what
 # Ascend's graph mode and its prebuilt kernels need). A loop or branch whose condition reads
 # tensor values keeps every shape static: it costs host reads, reported with the loop.
 STATIC_RULES = {
-    "dynamic-input", "shape-feeds-shape", "bounds-from-tensor", "shape-dependent-loop", "shape-dependent-branch",
+    "dynamic-input", "dynamic-shape", "shape-feeds-shape", "bounds-from-tensor", "shape-dependent-loop",
+    "shape-dependent-branch",
 }
 # what --require-single-graph adds: no control flow at all (whole-graph compilers: ATC, TensorRT)
 CONTROL_FLOW_RULES = {
@@ -33,6 +38,9 @@ MESSAGES = {
     "set-value-in-loop": "slice assignment in a loop body: Ascend's StridedSliceAssign needs static "
                          "shapes and dispatches once per step",
     "set-value": "slice assignment (StridedSliceAssign on Ascend): needs static shapes",
+    "scatter-in-loop": "scatter update in a loop body: dynamic control flow around an in-place update",
+    "scatter": "scatter update: ATC needs its indices' shape static",
+    "dynamic-shape": "tensor without a static shape after ONNX shape inference: ATC needs every shape fixed",
     "dynamic-input": "model input with -1 dimensions: every new shape is a new NPU compilation",
     "shape-feeds-shape": "a shape read at run time (shape/shape64) sets this op's shape or bounds",
     "bounds-from-tensor": "shape, bounds or axis come from a tensor computed at run time, not an attribute",
@@ -70,9 +78,9 @@ class _Walk:
             severity = "error"
         elif rule in ("data-dependent-loop", "data-dependent-branch"):
             severity = "warning"
-        elif rule in ("no-kernel", "set-value-in-loop"):
+        elif rule in ("no-kernel", "set-value-in-loop", "scatter-in-loop"):
             severity = "error"
-        elif rule == "set-value":
+        elif rule in ("set-value", "scatter"):
             severity = "warning"
         else:
             severity = "info"
@@ -91,6 +99,8 @@ class _Walk:
             self.note("no-kernel", name, location, depth, f"kernel '{match.kernel}'")
         if op.type.rstrip("_") in SET_VALUE_OPS:
             self.note("set-value-in-loop" if depth else "set-value", name, location, depth)
+        if op.dialect == "onnx" and op.type in SCATTER_OPS:
+            self.note("scatter-in-loop" if depth else "scatter", name, location, depth)
         self.bounds(op, name, location, depth)
         if op.blocks:
             self.control(op, block, name, location, depth)
@@ -110,7 +120,7 @@ class _Walk:
         self.counter += 1
         label = f"{op.type}#{self.counter}"
         prefix = label if location == "top" else f"{location}/{label}"
-        loop = op.type == "while"
+        loop = op.type in dataflow.LOOP_OPS
         inner = depth + 1 if loop else depth
         condition = dataflow.dependence(self.flow.conditions.get(id(op), set()))
         if loop:
@@ -121,7 +131,7 @@ class _Walk:
         trips = trip_count(op, block) if loop else None
         if loop and condition == "data" and trips is not None and trips.exact:
             rule = "counter-loop"  # the counter alone decides; "data" came from the values it carries
-        branch_names = ["then", "else"] if op.type == "if" and len(op.blocks) == 2 else None
+        branch_names = ["then", "else"] if op.type in ("if", "If") and len(op.blocks) == 2 else None
         for k, body in enumerate(op.blocks):
             body_label = prefix if len(op.blocks) == 1 else f"{prefix}:{branch_names[k] if branch_names else k}"
             nested = sum(_count_ops(sub) for o in body.ops for sub in o.blocks)
@@ -156,6 +166,8 @@ def run_checks(graph: Graph, kernels: KernelList, require_static: bool = False,
     for spec in graph.inputs:
         if any(dim < 0 for dim in spec.shape):
             walk.note("dynamic-input", "", "top", 0, f"{spec.name} {spec.shape}")
+    for op_type, _ in graph.dynamic_values:  # one count per tensor, grouped by the op making it
+        walk.note("dynamic-shape", f"onnx.{op_type}", "any", 0)
     walk.block(graph.top, "top", 0)
     order = {s: i for i, s in enumerate(("error", "warning", "info"))}
     findings = [Finding(sev, rule, op, loc, depth, n, msg)
@@ -164,7 +176,7 @@ def run_checks(graph: Graph, kernels: KernelList, require_static: bool = False,
     return Report(
         model=str(graph.path),
         format=graph.format,
-        kernel_list=str(kernels.path),
+        kernel_list=KERNELS_NOT_USED if graph.format == "onnx" else str(kernels.path),
         require_static=require_static,
         require_single_graph=require_single_graph,
         inputs=[ModelInputInfo(s.name, list(s.shape), s.dtype) for s in graph.inputs],
