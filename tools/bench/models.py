@@ -22,8 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tools.bench import BenchError
+from tools.exports import find_program
 from tools.pipeline import PipelineError
-from tools.pipeline.export import NPU_CONFIG, PLAIN_CONFIG, checkpoint_prefix, export_table_model, find_export
+from tools.pipeline.export import NPU_CONFIG, PLAIN_CONFIG, checkpoint_prefix, export_table_model
 from tools.pipeline.tree import check_tree, last_error_line, run_script_in_tree
 
 DECODER_PATCH = "ppocr/modeling/heads/table_static_decode.py"  # overlay 0001: decode strategies
@@ -77,7 +78,7 @@ def overlay_name(mode: str, unroll: int | str) -> str:
 def reference_model() -> BenchModel:
     from tools.model_cache import model_dir
 
-    program = find_export(Path(model_dir("slanet_plus")))
+    program = find_program(Path(model_dir("slanet_plus")))
     if program is None:
         raise BenchError("the cached SLANet_plus model has no inference.pdmodel/.pdiparams")
     return BenchModel(REFERENCE, "reference", str(program), "PaddleX's SLANet_plus export (upstream SLAHead loop)",
@@ -149,7 +150,7 @@ def export_features(tree: Path, work: Path, weights: Path) -> BenchModel:
     start = time.perf_counter()
     proc = run_script_in_tree(tree, FEATURES_SCRIPT, [PLAIN_CONFIG, str(weights), str(out / "export" / "inference"),
                               str(INPUT_HW[0]), str(INPUT_HW[1])], log)
-    program = find_export(out / "export")
+    program = find_program(out / "export")
     if proc.returncode != 0 or program is None:
         raise BenchError(f"features export failed ({log}): {last_error_line(log)}")
     return BenchModel(FEATURES, "features", str(program),

@@ -9,7 +9,8 @@ are left out as they launch no kernel.
 
 from __future__ import annotations
 
-from tools.npu_check.graph import Block, load_graph
+from tools.npu_check.graph import Block
+from tools.npu_check.load import load_graph
 
 NOT_KERNELS = {"builtin", "cf"}
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .graph import ModelReadError, load_graph
+from .graph import ModelReadError
+from .load import load_graph
 from .kernels import KernelList, KernelListError, load_kernel_list
 from .report import Report
 from .rules import run_checks

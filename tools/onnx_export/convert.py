@@ -7,6 +7,7 @@ import io
 import os
 from pathlib import Path
 
+from tools.exports import find_program
 from tools.onnx_export import OnnxExportError, STATIC_DECODE_OPTIONS
 
 
@@ -17,10 +18,9 @@ def find_paddle_export(path: Path) -> tuple[Path, Path]:
         path = path.parent
     if not path.is_dir():
         raise OnnxExportError(f"{path}: no such export directory")
-    params = path / "inference.pdiparams"
-    for name in ("inference.json", "inference.pdmodel"):
-        if (path / name).is_file() and params.is_file():
-            return path / name, params
+    program = find_program(path)
+    if program is not None:
+        return program, program.with_suffix(".pdiparams")
     raise OnnxExportError(f"{path}: no Paddle export here (expected inference.json or inference.pdmodel "
                           "with inference.pdiparams)")
 
@@ -29,7 +29,7 @@ def refuse_dynamic(program: Path) -> None:
     """Stop before converting an export that cannot give a static ONNX: paddle2onnx 2.x has no
     converter for `while`, and a -1 input dimension stays dynamic in the ONNX."""
     from tools.npu_check import ModelReadError
-    from tools.npu_check.graph import load_graph
+    from tools.npu_check.load import load_graph
 
     try:
         graph = load_graph(program)

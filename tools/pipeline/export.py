@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tools.exports import find_program
 from tools.pipeline import PipelineError
 from tools.pipeline.tree import EXPORT_PATCH, LOADER_PATCH, has, last_error_line, run_in_tree
 
@@ -42,13 +43,6 @@ def checkpoint_prefix(checkpoint: str | None, work: Path) -> Path:
     return out.resolve()
 
 
-def find_export(export_dir: Path) -> Path | None:
-    for name in ("inference.json", "inference.pdmodel"):
-        if (export_dir / name).is_file() and (export_dir / "inference.pdiparams").is_file():
-            return export_dir / name
-    return None
-
-
 def export_table_model(tree: Path, work: Path, checkpoint: str | None = None,
                        config: str | None = None, options: list[str] | None = None,
                        env: dict[str, str] | None = None) -> dict:
@@ -64,7 +58,7 @@ def export_table_model(tree: Path, work: Path, checkpoint: str | None = None,
     env = {**({} if has(tree, LOADER_PATCH) else {"FLAGS_enable_pir_api": "0"}), **(env or {})}
     log = work / "logs" / "export.log"
     proc = run_in_tree(tree, ["tools/export_model.py", "-c", config, "-o", *opts], log, env)
-    program = find_export(export_dir)
+    program = find_program(export_dir)
     if proc.returncode != 0 or program is None:
         raise PipelineError(f"export failed ({log}): {last_error_line(log)}")
     return {"config": config, "options": opts[3:], "weights": str(prefix) + ".pdparams",

@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 
 from tools.cli import ToolError, missing_dependency
+from tools.exports import find_program
 from tools.pipeline import PipelineError
 from tools.pipeline.device import device_env, predictor_flags, preflight
-from tools.pipeline.export import export_table_model, find_export
+from tools.pipeline.export import export_table_model
 from tools.pipeline.images import list_images
 from tools.pipeline.one_shot import time_predict_table
 from tools.pipeline.tree import check_tree, last_error_line, run_script_in_tree
@@ -91,9 +92,9 @@ def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=No
 
     if table_model_dir:
         export_dir = Path(table_model_dir).resolve()
-        if find_export(export_dir) is None:
+        if find_program(export_dir) is None:
             raise PipelineError(f"{export_dir} holds no inference model (inference.json/.pdmodel + .pdiparams)")
-        export = {"dir": str(export_dir), "program": find_export(export_dir).name, "given": True}
+        export = {"dir": str(export_dir), "program": find_program(export_dir).name, "given": True}
     else:
         export = export_table_model(tree, out, checkpoint, config, options)
     check = npu_operator_check(export["dir"], require_static)
