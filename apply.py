@@ -29,10 +29,10 @@ from tools.cli import exit_on_missing  # noqa: E402
 with exit_on_missing("apply.py", __name__):  # GitPython (and tomli before Python 3.11)
     from git import GitCommandError
 
-    from tools.overlay import buildtree, check, export, patches, source
-    from tools.overlay.errors import OverlayError, git_stderr
-    from tools.overlay.lock import Lock, load_lock
-    from tools.overlay.series import Series, empty_series, load_series
+    from tools.engine import buildtree, check, export, patches, source
+    from tools.engine.errors import OverlayError, git_stderr
+    from tools.engine.lock import Lock, load_lock
+    from tools.engine.series import Series, empty_series, load_series
 
 
 def build(args: argparse.Namespace) -> int:

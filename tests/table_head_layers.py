@@ -15,7 +15,7 @@ import numpy as np
 import paddle
 from paddle import nn
 
-from overlay_files import load_static_decoder
+from patch_files import load_static_decoder
 from tools.table_tokens import end_of_sequence, sequence_length
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from overlay_files import OVERLAY, extract
-from tools.overlay.series import load_series
+from patch_files import OVERLAY, extract
+from tools.engine.series import load_series
 
 BLACK_VERSION = "24.4.2"  # rev of psf/black in the pin's .pre-commit-config.yaml
 LICENCE_LINES = (
@@ -40,7 +40,7 @@ def test_new_files_carry_the_licence_and_black_formatting(patch, tmp_path):
     assert black.__version__ == BLACK_VERSION
     files = new_python_files(patch)
     for name in files:
-        source = extract(patch.name[5:-6], name, tmp_path).read_text(encoding="utf-8")
+        source = extract(name, tmp_path).read_text(encoding="utf-8")
         head = source.splitlines()[:13]
         assert head[0].startswith("# Copyright (c) ") and "PaddlePaddle Authors" in head[0], name
         assert all(line in head for line in LICENCE_LINES), name

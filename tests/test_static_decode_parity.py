@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from inference_runner import run_with_head_input
-from overlay_files import load_static_decoder
+from patch_files import load_static_decoder
 from table_head_layers import SLAHeadLayers, decoded_tables
 from tools.convert_weights import head_params
 from tools.table_input import preprocess, read_image

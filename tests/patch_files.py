@@ -13,18 +13,20 @@ from pathlib import Path
 OVERLAY = Path(__file__).resolve().parents[1] / "overlay" / "2.8"
 
 
-def patch_named(fragment: str) -> Path:
-    found = sorted(OVERLAY.glob(f"*{fragment}*.patch"))
-    assert len(found) == 1, f"expected one patch matching {fragment!r} in {OVERLAY}, found {found}"
+def patch_creating(path: str) -> Path:
+    """The one patch of the series that adds the new file ``path``."""
+    found = [p for p in sorted(OVERLAY.glob("*.patch"))
+             if f"\n--- /dev/null\n+++ b/{path}\n" in p.read_text(encoding="utf-8")]
+    assert len(found) == 1, f"expected one patch creating {path} in {OVERLAY}, found {found}"
     return found[0]
 
 
-def extract(patch_fragment: str, path: str, dest: Path) -> Path:
-    """Write the file ``path`` that the patch creates under ``dest``; return its path."""
-    subprocess.run(["git", "apply", f"--include={path}", str(patch_named(patch_fragment))],
+def extract(path: str, dest: Path) -> Path:
+    """Write the new file ``path`` that a patch of the series creates under ``dest``; return its path."""
+    subprocess.run(["git", "apply", f"--include={path}", str(patch_creating(path))],
                    cwd=dest, check=True, capture_output=True)
     out = dest / path
-    assert out.is_file(), f"{patch_fragment} does not create {path}"
+    assert out.is_file(), f"no patch creates {path}"
     return out
 
 
@@ -38,4 +40,4 @@ def load_module(file: Path, name: str):
 def load_static_decoder(dest: Path):
     """The decoding module that patch 0001 adds to upstream's tree."""
     path = "ppocr/modeling/heads/table_static_decode.py"
-    return load_module(extract("static-shapes", path, dest), "table_static_decode")
+    return load_module(extract(path, dest), "table_static_decode")

@@ -5,18 +5,18 @@ import shutil
 import pytest
 import yaml
 
-from tests.overlay_files import extract, load_module
+from tests.patch_files import extract, load_module
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    return load_module(extract("inference.json", "tools/infer/inference_files.py",
+    return load_module(extract("tools/infer/inference_files.py",
                                tmp_path_factory.mktemp("loader")), "inference_files")
 
 
 @pytest.fixture(scope="module")
 def export_config(tmp_path_factory):
-    return load_module(extract("static-input", "tools/export_config.py",
+    return load_module(extract("tools/export_config.py",
                                tmp_path_factory.mktemp("export")), "export_config")
 
 
@@ -104,7 +104,7 @@ def _write_base(tmp_path):
 
 def test_npu_config_overrides_its_base(export_config, tmp_path):
     _write_base(tmp_path)
-    npu = extract("static-input", "configs/table/SLANet_ch_npu.yml", tmp_path)
+    npu = extract("configs/table/SLANet_ch_npu.yml", tmp_path)
     shutil.move(npu, tmp_path / "SLANet_ch_npu.yml")
     config = export_config.load_config(str(tmp_path / "SLANet_ch_npu.yml"))
     arch = config["Architecture"]

@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from tests.overlay_files import extract, load_module
+from tests.patch_files import extract, load_module
 
 
 @pytest.fixture(scope="module")
 def device(tmp_path_factory):
-    return load_module(extract("device", "tools/infer/device.py", tmp_path_factory.mktemp("dev")), "infer_device")
+    return load_module(extract("tools/infer/device.py", tmp_path_factory.mktemp("dev")), "infer_device")
 
 
 NPU_HOST = importlib.util.find_spec("paddle_custom_device") is not None
