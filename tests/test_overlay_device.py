@@ -12,7 +12,7 @@ from tests.overlay_files import extract, load_module
 
 @pytest.fixture(scope="module")
 def device(tmp_path_factory):
-    return load_module(extract("device", "tools/infer/device.py", tmp_path_factory.mktemp("dev")), "infer_device")
+    return load_module(extract("device-cpu-gpu", "tools/infer/device.py", tmp_path_factory.mktemp("dev")), "infer_device")
 
 
 NPU_HOST = importlib.util.find_spec("paddle_custom_device") is not None
