@@ -1,5 +1,5 @@
 """Every patch is a pull request of its own: it applies to the pin with only the patches its
-message declares (``Depends-on:`` trailers), in series order; a patch that declares none
+message declares (``Depends-on:`` trailers) and what those declare, in series order; a patch that declares none
 applies to the pin alone. Checked with git on a pristine tree of the pin."""
 
 from __future__ import annotations
@@ -22,6 +22,14 @@ def declared(name: str) -> list[str]:
     return DEPENDS_ON.findall(message)
 
 
+def prerequisites(name: str) -> set[str]:
+    """What a patch needs, directly or through the patches it needs."""
+    found: set[str] = set()
+    for needed in declared(name):
+        found |= {needed} | prerequisites(needed)
+    return found
+
+
 def test_declared_prerequisites_come_earlier_in_the_series():
     for position, name in enumerate(SERIES):
         for needed in declared(name):
@@ -33,6 +41,6 @@ def test_declared_prerequisites_come_earlier_in_the_series():
 def test_patch_applies_with_only_what_it_declares(name, pin_tree, tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(pin_tree, tree, symlinks=True)
-    for patch in [n for n in SERIES if n in declared(name)] + [name]:
+    for patch in [n for n in SERIES if n in prerequisites(name)] + [name]:
         proc = subprocess.run(["git", "apply", str(OVERLAY / patch)], cwd=tree, capture_output=True, text=True)
         assert proc.returncode == 0, f"{patch} (for {name}): {proc.stderr.strip()}"
