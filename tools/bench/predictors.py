@@ -69,3 +69,25 @@ class TimedPredictor:
         self.predictor.run()
         outputs = [h.copy_to_cpu() for h in self.outputs]
         return Run(time.perf_counter() - start, outputs)
+
+
+class OnnxPredictor:
+    """An ONNX model on onnxruntime's CPU provider, timed like ``TimedPredictor`` and returning
+    its outputs in Paddle's order (loc_preds, structure_probs: the narrower one is the boxes)."""
+
+    def __init__(self, model: str | Path, threads: int):
+        from tools.onnx_export.simplify import ort_session
+
+        self.session = ort_session(Path(model), threads)
+        self.input = self.session.get_inputs()[0].name
+
+    def run(self, batch: np.ndarray) -> Run:
+        start = time.perf_counter()
+        outputs = self.session.run(None, {self.input: batch})
+        seconds = time.perf_counter() - start
+        return Run(seconds, sorted(outputs, key=lambda o: o.shape[-1]))
+
+
+def make_predictor(program: str | Path, threads: int):
+    """Paddle Inference for a Paddle export, onnxruntime for an ``.onnx``."""
+    return (OnnxPredictor if Path(program).suffix == ".onnx" else TimedPredictor)(program, threads)

@@ -65,7 +65,8 @@ def render(result: dict) -> str:
 
     lines += ["", "## Correctness", ""]
     mismatches = analysis["token_mismatches"]
-    compared = [n for n in tables if n != REFERENCE]
+    foreign = [m["name"] for m in result["models"] if m["kind"] == "foreign"]
+    compared = [n for n in tables if n != REFERENCE and n not in foreign]
     if mismatches:
         lines.append(f"**WRONG: {len(mismatches)} (model, image) pairs decode other tokens than `upstream`; "
                      "their timings compare different work.**")
@@ -78,6 +79,9 @@ def render(result: dict) -> str:
                      f"largest difference over the table: probabilities {worst:.1e}, boxes {worst_loc:.1e}.")
     else:
         lines.append("Only `upstream` was run: nothing to compare.")
+    if foreign:
+        lines.append(f"Not compared for tokens (other weights and vocabulary, timed for their costs): "
+                     f"{', '.join(f'`{n}`' for n in foreign)}.")
 
     lines += _cold_start_section(result)
 
@@ -118,6 +122,9 @@ def render(result: dict) -> str:
         for c in t["checks"]:
             if t["id"] == "per_step":
                 detail = f"{c['per_step_ms']:.3f} ms vs {c['upstream_per_step_ms']:.3f} ms: {c['ratio']:.2f}× lower"
+            elif t["id"] == "best_path_end_to_end":
+                detail = (f"median {c['median_speedup']:.2f}× over {c['images']} images "
+                          f"(min {c['min_speedup']:.2f}×)")
             elif t["id"] == "npu_config_cold_start":
                 detail = (f"{c['create_s']:.2f} s creation + {c['first_run_s']:.2f} s first run = "
                           f"{c['cold_s']:.2f} s")
