@@ -6,11 +6,12 @@
     python apply.py --refresh             # write the branch's commits back into the overlay series
     python apply.py --export-patches DIR  # the series as format-patch files, to attach to upstream PRs
     python apply.py --pin-only            # just the pin, to author the first patch on
+    python apply.py --wheel               # dist/paddleocr-<version>+npu.<N>-py3-none-any.whl from the tree
 
 The upstream source is the lock's URL unless --upstream or $PADDLEOCR_UPSTREAM names
 another one (a mirror URL, a bare git dir, a working clone): any source holding the
 pinned commit will do. Exit status: 0 done, 1 refused or failed (one line on stderr
-says why), 2 bad command line.
+says why), 2 bad command line or a missing package (named).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from git import GitCommandError
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # run from any folder: the engine lives next to this file
 
-from tools.overlay import buildtree, check, export, patches, source  # noqa: E402
-from tools.overlay.errors import OverlayError, git_stderr  # noqa: E402
+from tools.overlay import buildtree, check, export, patches, releases, source, wheel  # noqa: E402
+from tools.overlay.errors import MissingDependency, OverlayError, git_stderr  # noqa: E402
 from tools.overlay.lock import Lock, load_lock  # noqa: E402
 from tools.overlay.series import Series, empty_series, load_series  # noqa: E402
 
@@ -94,6 +95,23 @@ def export_patches(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_wheel(args: argparse.Namespace) -> int:
+    lock = read_lock(args)
+    series = read_series(args, lock)
+    repo = buildtree.open_tree(args.tree, create=False)
+    if not buildtree.is_built(repo, buildtree.read_state(repo), buildtree.fingerprint(lock, series)):
+        risk = buildtree.work_at_risk(repo, buildtree.read_state(repo))
+        raise OverlayError(f"{args.tree} is not {summary(lock, series)}" + (f": {risk}" if risk else " (run apply.py)"))
+    if args.new_release:
+        release = releases.record_release(lock, series)
+        say(f"release npu.{release.number} is upstream {lock.short} + series sha256:{release.series[:12]} "
+            f"({releases.releases_path(lock)})")
+    release = releases.current_release(lock, series)  # the number comes from the record, never from the user
+    built = wheel.build_wheel(repo, lock, series, release, args.dist)
+    say(f"built {built.path} (paddleocr {built.version}, sha256 {built.sha256})")
+    return 0
+
+
 def read_lock(args: argparse.Namespace) -> Lock:
     lock = load_lock(args.lock)
     return dataclasses.replace(lock, overlay_dir=args.overlay) if args.overlay else lock
@@ -145,6 +163,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                       help="write the branch's commits (pin..npu-overlay) back into the overlay series")
     mode.add_argument("--export-patches", metavar="DIR", type=Path,
                       help="write the series as git format-patch files against the pin into DIR")
+    mode.add_argument("--wheel", action="store_const", dest="action", const=build_wheel,
+                      help="build the tree into a drop-in wheel with upstream's build files (offline)")
+    parser.add_argument("--new-release", action="store_true",
+                        help="with --wheel: record the pin + series as the next release (+npu.<N+1>) first")
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist",
+                        help="with --wheel: where the wheel goes (default: dist/ next to apply.py)")
     parser.add_argument("--pin-only", action="store_true",
                         help="the pinned tree without the overlay (to author patches on); with --check, check that")
     parser.add_argument("--force", action="store_true",
@@ -163,7 +187,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.action = args.action or build
     if args.pin_only and args.action not in (build, verify):
         parser.error("--pin-only goes with a build or --check")
-    for name in ("tree", "lock", "overlay", "export_patches"):
+    if args.new_release and args.action is not build_wheel:
+        parser.error("--new-release goes with --wheel")
+    for name in ("tree", "lock", "overlay", "export_patches", "dist"):
         if getattr(args, name):
             setattr(args, name, getattr(args, name).expanduser().resolve())
     return args
@@ -173,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return args.action(args)
+    except MissingDependency as exc:
+        print(f"apply.py: error: {exc}", file=sys.stderr)
+        return 2
     except OverlayError as exc:
         print(f"apply.py: error: {exc}", file=sys.stderr)
     except GitCommandError as exc:  # git failed where we did not expect it: still one line, with git's reason

@@ -9,6 +9,10 @@ class OverlayError(Exception):
     """
 
 
+class MissingDependency(OverlayError):
+    """A package the step needs is not installed: apply.py exits 2 and names what to install."""
+
+
 def git_stderr(exc) -> str:
     """What git itself wrote on stderr (GitPython wraps it in "\\n  stderr: '...'")."""
     text = exc.stderr or ""
