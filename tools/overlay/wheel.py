@@ -7,7 +7,7 @@ are written:
     VERSION_NUMBER   <upstream version>+npu.<N>, N from the release record (releases.py)
     _npu_overlay.py  the pin and the series digest, read by the package as __npu_overlay__
     pyproject.toml   the same record appended to the description (the metadata's Summary)
-SOURCE_DATE_EPOCH is the tree's HEAD commit time, so the same pin + series give the same bytes.
+SOURCE_DATE_EPOCH is the last patch's date (HEAD's author date), so the same pin + series give the same bytes.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def build_wheel(repo: Repo, lock: Lock, series: Series, release: Release, dist: 
         stage, out = Path(scratch, "src"), Path(scratch, "out")
         copy_checked_out_files(repo, stage)
         version = stamp(stage, lock, series, release)
-        run_build(stage, out, epoch=repo.head.commit.committed_date)
+        run_build(stage, out, epoch=repo.head.commit.authored_date)  # the last patch's Date: the same everywhere
         wheels = list(out.glob("*.whl"))
         if len(wheels) != 1:
             raise OverlayError(f"python -m build left {len(wheels)} wheels instead of one")
