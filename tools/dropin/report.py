@@ -29,7 +29,7 @@ def _static(up: dict, static: dict) -> tuple[bool, str]:
     shift = max((max_box_shift(a["cell_bbox"], b["cell_bbox"]) for n in up for a, b in zip(up[n], static.get(n, []))),
                 default=0.0)
     return not differ, (f"HTML identical on {len(up) - len(differ)}/{len(up)} images; "
-                        f"cell boxes within {shift:.2f} px of upstream's")
+                        f"cell boxes within {shift:.3f} px of upstream's")
 
 
 def checks(result: dict) -> dict:
@@ -104,7 +104,7 @@ def markdown(result: dict, command: str) -> str:
         if static:
             s = static.get(image, [])
             row += ["identical" if [t["html"] for t in a] == [t["html"] for t in s] else "differs",
-                    f"{max((max_box_shift(x['cell_bbox'], y['cell_bbox']) for x, y in zip(a, s)), default=0.0):.2f}"]
+                    f"{max((max_box_shift(x['cell_bbox'], y['cell_bbox']) for x, y in zip(a, s)), default=0.0):.3f}"]
         rows.append(row)
     head = ["image", "cells", "API: HTML + cell boxes", "CLI: HTML + cell boxes"]
     head += ["static export: HTML", "static export: max box shift (px)"] if static else []
