@@ -1,7 +1,8 @@
 """Patch 0006's NPU preflight in the patched tree, on PIR exports made by upstream's export_model.py.
 
 Upstream's SLANet_ch config exported from the pin (dynamic input, set_value in the decode loop)
-must be refused on an NPU; the overlay's SLANet_ch_npu.yml export must pass. The weights are
+must be refused on an NPU; the overlay's SLANet_ch_npu.yml export must pass, and (patch 0007)
+be kept as a model by the download step PaddleOCR and PPStructure run on every model folder. The weights are
 random (structure only). The arguments are what `--device npu` leaves (no NPU on this host).
 """
 
@@ -27,10 +28,16 @@ def export(tree: Path, config: str, out: Path) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def exports(pin_tree, patched_tree, tmp_path_factory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("exports")
+    return (export(pin_tree, "configs/table/SLANet_ch.yml", out / "upstream"),
+            export(patched_tree, "configs/table/SLANet_ch_npu.yml", out / "static"))
+
+
 @pytest.mark.upstream
-def test_patched_tree_refuses_upstreams_export_and_passes_the_static_one(pin_tree, patched_tree, tmp_path):
-    dynamic = export(pin_tree, "configs/table/SLANet_ch.yml", tmp_path / "upstream")
-    static = export(patched_tree, "configs/table/SLANet_ch_npu.yml", tmp_path / "static")
+def test_patched_tree_refuses_upstreams_export_and_passes_the_static_one(exports, patched_tree):
+    dynamic, static = exports
 
     refused = preflight(patched_tree, dynamic, "npu")
     assert refused.returncode == 2, refused.stderr
@@ -42,3 +49,25 @@ def test_patched_tree_refuses_upstreams_export_and_passes_the_static_one(pin_tre
     passed = preflight(patched_tree, static, "npu")
     assert passed.returncode == 0, passed.stderr
     assert passed.stdout.splitlines() == ["[]", "passed"]
+
+
+DOWNLOAD = """
+import sys
+from ppocr.utils.network import maybe_download
+maybe_download(sys.argv[1], "http://127.0.0.1:9/ch_ppstructure_mobile_v2.0_SLANet_infer.tar")
+print("no download")
+"""
+
+
+@pytest.mark.upstream
+def test_a_pir_export_is_a_model_to_maybe_download(exports, pin_tree, patched_tree, tmp_path):
+    """Patch 0007: PPStructure's download step keeps a static export (inference.json) as the table model."""
+    _, static = exports
+    kept = subprocess.run([sys.executable, "-c", DOWNLOAD, str(static)], cwd=patched_tree,
+                          capture_output=True, text=True)
+    assert kept.returncode == 0 and kept.stdout.strip() == "no download", kept.stderr[-2000:]
+    assert sorted(p.name for p in static.iterdir()) == ["inference.json", "inference.pdiparams"]
+
+    pristine = subprocess.run([sys.executable, "-c", DOWNLOAD, str(static)], cwd=pin_tree,
+                              capture_output=True, text=True)
+    assert pristine.returncode != 0 and "download http://127.0.0.1:9/" in pristine.stdout
