@@ -123,7 +123,7 @@ def compare(args) -> dict:
     result = {"upstream_wheel": upstream_wheel.name, "our_wheel": args.wheel.name, "paddle": PADDLE,
               "cli_extras": CLI_EXTRAS,
               "images": [i.name for i in images], "models": {k: str(v) for k, v in models.items()},
-              "static_table_model_dir": str(args.static_table_model_dir or "")}
+              "static_table_model_dir": _shown(str(args.static_table_model_dir)) if args.static_table_model_dir else ""}
     pythons = {}
     for name, wheel in (("upstream", upstream_wheel), ("ours", args.wheel)):
         pythons[name] = python = fresh_venv(work / f"venv-{name}", wheel, log)

@@ -95,7 +95,7 @@ def markdown(result: dict, command: str) -> str:
     ]
     lines += _table(["check", "holds", "detail"],
                     [[name, "yes" if c["ok"] else "**NO**", c["detail"]] for name, c in result["checks"].items()])
-    lines += ["", "## Tables per image (API)", ""]
+    lines += ["", "## Tables per image", "", "Cell boxes are compared as the probe records them: rounded to 0.001 px.", ""]
     rows, static = [], ours.get("static_tables")
     for image in result["images"]:
         a, b = up["tables"].get(image, []), ours["tables"].get(image, [])
