@@ -14,13 +14,12 @@ import sys
 import time
 import zipfile
 from email.parser import Parser
-from pathlib import Path
 
 import pytest
 from git import Actor, Repo
 
 import apply
-from fixture_upstream import UPSTREAM_AUTHOR, _commit, write_lock
+from fixture_upstream import _commit, write_lock
 from tools.overlay.series import load_series
 
 PATCHER = Actor("Dee Packager", "dee@example.org")
