@@ -6,12 +6,14 @@
     python apply.py --refresh             # write the branch's commits back into the overlay series
     python apply.py --export-patches DIR [--author "Name <email>"]  # the series as format-patch files, for upstream PRs
     python apply.py --pin-only            # just the pin (build/PaddleOCR-pin), to author patches on or compare with
+    python apply.py --wheel               # dist/paddleocr-<version>+npu.<N>-py3-none-any.whl from the tree
 
 The upstream source is the lock's URL unless --upstream or $PADDLEOCR_UPSTREAM names
 another one (a mirror URL, a bare git dir, a working clone): any source holding the
 pinned commit will do. Exit status: 0 done; 1 a check found problems (a tree that is not
 pin + series, uncommitted work in the way, a patch that no longer applies); 2 bad input (command
-line, lock, series, upstream source) or GitPython missing. Either way one line on stderr says why.
+line, lock, series, upstream source) or a missing package (GitPython; build for --wheel).
+Either way one line on stderr says why.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tools.cli import exit_on_missing  # noqa: E402
 with exit_on_missing("apply.py", __name__):  # GitPython (and tomli before Python 3.11)
     from git import GitCommandError
 
-    from tools.engine import buildtree, check, export, patches, source
+    from tools.engine import buildtree, check, export, patches, releases, source, wheel
     from tools.engine.errors import OverlayError, git_stderr
     from tools.engine.lock import Lock, load_lock
     from tools.engine.series import Series, empty_series, load_series
@@ -113,6 +115,23 @@ def export_patches(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_wheel(args: argparse.Namespace) -> int:
+    lock = read_lock(args)
+    series = read_series(args, lock)
+    repo = buildtree.open_tree(args.tree, create=False)
+    if not buildtree.is_built(repo, buildtree.read_state(repo), buildtree.fingerprint(lock, series)):
+        risk = buildtree.work_at_risk(repo, buildtree.read_state(repo))
+        raise OverlayError(f"{args.tree} is not {summary(lock, series)}" + (f": {risk}" if risk else " (run apply.py)"))
+    if args.new_release:
+        release = releases.record_release(lock, series)
+        say(f"release npu.{release.number} is upstream {lock.short} + series sha256:{release.series[:12]} "
+            f"({releases.releases_path(lock)})")
+    release = releases.current_release(lock, series)  # the number comes from the record, never from the user
+    built = wheel.build_wheel(repo, lock, series, release, args.dist)
+    say(f"built {built.path} (paddleocr {built.version}, sha256 {built.sha256})")
+    return 0
+
+
 def read_lock(args: argparse.Namespace) -> Lock:
     lock = load_lock(args.lock)
     return dataclasses.replace(lock, overlay_dir=args.overlay) if args.overlay else lock
@@ -167,6 +186,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--author", metavar="'NAME <EMAIL>'",
                         help="with --export-patches: the contributor the exported patches name on From: "
                              "(the overlay's own patches keep theirs)")
+    mode.add_argument("--wheel", action="store_const", dest="action", const=build_wheel,
+                      help="build the tree into a drop-in wheel with upstream's build files (offline)")
+    parser.add_argument("--new-release", action="store_true",
+                        help="with --wheel: record the pin + series as the next release (+npu.<N+1>) first")
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist",
+                        help="with --wheel: where the wheel goes (default: dist/ next to apply.py)")
     parser.add_argument("--pin-only", action="store_true",
                         help="the pinned tree without the overlay (to author patches on); with --check, check that")
     parser.add_argument("--force", action="store_true",
@@ -188,6 +213,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--pin-only goes with a build or --check")
     # the bare pin has a tree of its own: --pin-only must never turn the patched tree into it
     args.tree = args.tree or ROOT / "build" / ("PaddleOCR-pin" if args.pin_only else "PaddleOCR")
+    if args.new_release and args.action is not build_wheel:
+        parser.error("--new-release goes with --wheel")
     args.author_given = args.author
     if args.author is not None:
         if args.action is not export_patches:
@@ -195,7 +222,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.author = export.parse_author(args.author)
         if args.author is None:
             parser.error(f"--author must be 'Name <email>', got {args.author_given!r}")
-    for name in ("tree", "lock", "overlay", "export_patches"):
+    for name in ("tree", "lock", "overlay", "export_patches", "dist"):
         if getattr(args, name):
             setattr(args, name, getattr(args, name).expanduser().resolve())
     return args

@@ -8,4 +8,6 @@ Each module has one job:
     patches   apply the series as commits, all or nothing
     check     read-only comparison of a tree against pin + series
     export    the branch's commits as format-patch files
+    releases  the release record: which pin + series is drop-in wheel +npu.<N>
+    wheel     the built tree as a drop-in wheel (upstream's own build files, offline)
 """

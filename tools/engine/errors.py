@@ -20,6 +20,12 @@ class BadInput(OverlayError):
     exit_code = 2
 
 
+class MissingDependency(OverlayError):
+    """A package the step needs is not installed: apply.py exits 2 and names what to install."""
+
+    exit_code = 2
+
+
 def git_stderr(exc) -> str:
     """What git itself wrote on stderr (GitPython wraps it in "\\n  stderr: '...'")."""
     text = exc.stderr or ""

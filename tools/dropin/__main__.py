@@ -1,0 +1,5 @@
+import sys
+
+from tools.dropin.compare import main
+
+sys.exit(main())
