@@ -294,7 +294,68 @@ def markdown(report: dict) -> str:
             f"| {v['variant']} | {v['method']} | {v['tables']} | {v['identical_tokens']} | {teds} | "
             f"{fmt(v['max_box_dev_px'])} | {fmt(v['median_box_dev_px'])} | {fmt(v['mean_ms_per_table'], 0)} |"
         )
+    lines += ["", "## Reading the table", ""] + findings(report)
     return "\n".join(lines) + "\n"
+
+
+def findings(report: dict) -> list[str]:
+    """Sentences computed from the rows above, so they stay true when the report is regenerated."""
+    rows = {v["variant"]: v for v in report["variants"]}
+    out = []
+
+    def share(v):
+        return f"{v['identical_tokens']}/{v['tables']}"
+
+    probe = rows.get("bf16, decode-loop ops only (matmul_v2, softmax, tanh, sigmoid)")
+    real = (
+        rows.get("bf16, black list fp32") if rows.get("bf16, black list fp32", {}).get("method") == "onednn" else None
+    )
+    if probe is not None:
+        reached = probe["identical_tokens"] < probe["tables"] or (probe["max_box_dev_px"] or 0) > 0
+        out.append(
+            "- oneDNN's bf16 passes "
+            + ("do" if reached else "do **not**")
+            + " reach the decode loop: with only the loop's ops allowed in bf16 the output "
+            + (
+                "changes."
+                if reached
+                else "is bit-identical to fp32. Real CPU bf16 therefore covers the backbone + neck only."
+            )
+        )
+    bf16_backbone = [v for v in report["variants"] if v["variant"] == "bf16, backbone + neck only"]
+    if real is not None and bf16_backbone:
+        emu = bf16_backbone[0]
+        out.append(
+            f"- Real bf16 (oneDNN): {share(real)} tables with identical tokens, boxes within "
+            f"{fmt(real['max_box_dev_px'])} px (median {fmt(real['median_box_dev_px'])}). The emulation of the "
+            f"same scope (backbone + neck in bf16): {share(emu)}, within {fmt(emu['max_box_dev_px'])} px (median "
+            f"{fmt(emu['median_box_dev_px'])}): the check of the emulation against a real run."
+        )
+    for label in ("fp16, black list fp32", "bf16, black list fp32"):
+        v = next((v for v in report["variants"] if v["variant"] == label and v["method"] == "emulated"), None)
+        if v:
+            out.append(
+                f"- {label.split(',')[0]} everywhere (emulated, black list fp32): {share(v)} identical tokens, "
+                f"TEDS-struct mean {fmt(v['teds_struct_mean'], 4)} (min {fmt(v['teds_struct_min'], 4)}), boxes "
+                f"within {fmt(v['max_box_dev_px'])} px where the tokens agree."
+            )
+    parts = [rows.get("fp16, backbone + neck only"), rows.get("fp16, decode loop only")]
+    if all(parts):
+        out.append(
+            f"- Where fp16 hurts (first {parts[0]['tables']} tables): backbone + neck only {share(parts[0])} identical, "
+            f"max {fmt(parts[0]['max_box_dev_px'])} px; decode loop only {share(parts[1])}, max "
+            f"{fmt(parts[1]['max_box_dev_px'])} px."
+        )
+    ablation = [v for v in report["variants"] if v["variant"].endswith("also fp16") or "nothing kept" in v["variant"]]
+    if ablation:
+        cells = ", ".join(f"{v['variant'].split(', ')[1]}: {share(v)}" for v in ablation)
+        out.append(
+            f"- Ablation (fp16 emulated, first {ablation[0]['tables']} tables, identical tokens): {cells}. "
+            "An op between two fp16 ops receives rounded inputs and its output is rounded by the next op either "
+            "way, so keeping it fp32 only saves the rounding inside it (real fp16 kernels already accumulate in "
+            "fp32); the emulation computes inside every op in fp32, so it measures the boundaries, not that."
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -308,8 +369,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--ablation-count", type=int, default=20, help="tables the ablation rows run on")
     parser.add_argument("--no-teds", dest="teds", action="store_false", help="skip TEDS-struct")
+    parser.add_argument("--from-json", type=Path, help="only re-render the markdown from an agreement.json")
     args = parser.parse_args(argv)
     args.argv = argv
+    if args.from_json:
+        args.markdown.write_text(markdown(json.loads(args.from_json.read_text(encoding="utf-8"))), encoding="utf-8")
+        print(args.markdown)
+        return 0
     if not (Path(args.tree) / PRECISION_PATCH).is_file():
         print(
             f"error: {args.tree} has no {PRECISION_PATCH} (patch 0005); run python apply.py or pass --tree",
