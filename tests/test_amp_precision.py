@@ -196,3 +196,11 @@ def test_bf16_agrees_with_fp32_on_the_sample_tables(slanet_plus_dir, fp32_refere
         moved.append(np.abs(decoded.loc - reference.loc[: len(decoded.loc)]).max() * scale)
     assert max(moved) > 0  # reduced precision really ran
     assert max(moved) < 20, moved  # pixels in the original image
+
+
+def test_bf16_on_the_cpu_refuses_a_pir_export_that_paddle_cannot_run(precision, tmp_path):
+    (tmp_path / "inference.json").write_text("{}")
+    (tmp_path / "inference.pdiparams").write_bytes(b"")
+    assert "PIR export" in precision.model_problem(str(tmp_path), "cpu", precision="bf16")
+    assert precision.model_problem(str(tmp_path), "cpu", precision="fp32") is None
+    assert precision.model_problem(str(tmp_path), "custom", precision="bf16") is None

@@ -92,7 +92,9 @@ def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=No
             raise PipelineError(f"{export_dir} holds no inference model (inference.json/.pdmodel + .pdiparams)")
         export = {"dir": str(export_dir), "program": find_export(export_dir).name, "given": True}
     else:
-        export = export_table_model(tree, out, checkpoint, config, options)
+        # Paddle 3.0 cannot build a bf16 oneDNN predictor for a PIR program: export a ProgramDesc
+        env = {"FLAGS_enable_pir_api": "0"} if precision == "bf16" and (parsed is None or parsed.kind == "cpu") else None
+        export = export_table_model(tree, out, checkpoint, config, options, env)
     check = npu_operator_check(export["dir"], require_static)
 
     usable = [c for c in checked if c.problem is None]
