@@ -72,6 +72,12 @@ def prepare_out(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+# measured with Paddle 3.0: oneDNN's bf16 passes segfault on the overlay's table export in either
+# format (PIR: in the PIR pass manager; ProgramDesc: in seqpool_cvm_concat_fuse_pass)
+BF16_CPU_EXPORT = ("--precision bf16 on the CPU: Paddle 3.0's oneDNN cannot build the overlay's table export in "
+                   "bf16; pass --table-model-dir with a ProgramDesc model such as the released SLANet_plus")
+
+
 def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=None, options=None,
                  table_model_dir=None, det_model_dir=None, rec_model_dir=None, rec_dict=None,
                  warmup: int = 1, require_static: bool = False, overwrite: bool = False,
@@ -82,6 +88,8 @@ def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=No
     checked = list_images(images)
     parsed = preflight(tree, device)  # before anything slow: an absent NPU stops the run here
     precision_preflight(tree, parsed, precision)  # fp16 on a CPU stops here too
+    if precision == "bf16" and (parsed is None or parsed.kind == "cpu") and not table_model_dir:
+        raise PipelineError(BF16_CPU_EXPORT)
     models = ocr_models(argparse.Namespace(det_model_dir=det_model_dir, rec_model_dir=rec_model_dir,
                                            rec_dict=rec_dict))
     prepare_out(out, overwrite)
@@ -92,9 +100,7 @@ def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=No
             raise PipelineError(f"{export_dir} holds no inference model (inference.json/.pdmodel + .pdiparams)")
         export = {"dir": str(export_dir), "program": find_export(export_dir).name, "given": True}
     else:
-        # Paddle 3.0 cannot build a bf16 oneDNN predictor for a PIR program: export a ProgramDesc
-        env = {"FLAGS_enable_pir_api": "0"} if precision == "bf16" and (parsed is None or parsed.kind == "cpu") else None
-        export = export_table_model(tree, out, checkpoint, config, options, env)
+        export = export_table_model(tree, out, checkpoint, config, options)
     check = npu_operator_check(export["dir"], require_static)
 
     usable = [c for c in checked if c.problem is None]
