@@ -307,11 +307,13 @@ def findings(report: dict) -> list[str]:
         return f"{v['identical_tokens']}/{v['tables']}"
 
     probe = rows.get("bf16, decode-loop ops only (matmul_v2, softmax, tanh, sigmoid)")
-    real = (
-        rows.get("bf16, black list fp32") if rows.get("bf16, black list fp32", {}).get("method") == "onednn" else None
+    real = next(
+        (v for v in report["variants"] if v["variant"] == "bf16, black list fp32" and v["method"] == "onednn"), None
     )
     if probe is not None:
-        reached = probe["identical_tokens"] < probe["tables"] or (probe["max_box_dev_px"] or 0) > 0
+        # against fp32 through oneDNN: oneDNN's fp32 kernels alone move boxes by a few thousandths of a px
+        floor = (rows.get("fp32 (oneDNN)") or {}).get("max_box_dev_px") or 0.0
+        reached = probe["identical_tokens"] < probe["tables"] or (probe["max_box_dev_px"] or 0) > floor + 0.01
         out.append(
             "- oneDNN's bf16 passes "
             + ("do" if reached else "do **not**")
@@ -319,7 +321,7 @@ def findings(report: dict) -> list[str]:
             + (
                 "changes."
                 if reached
-                else "is bit-identical to fp32. Real CPU bf16 therefore covers the backbone + neck only."
+                else "moves no more than fp32 through oneDNN does. Real CPU bf16 therefore covers the backbone + neck only."
             )
         )
     bf16_backbone = [v for v in report["variants"] if v["variant"] == "bf16, backbone + neck only"]
