@@ -19,7 +19,9 @@ import os
 from pathlib import Path
 
 from tools.pipeline import PipelineError
-from tools.pipeline.tree import DEVICE_PATCH, has
+from tools.pipeline.tree import DEVICE_PATCH, PRECISION_PATCH, has
+
+PRECISIONS = ("fp32", "fp16", "bf16")
 
 NPU_ENV_DEFAULTS = {
     "FLAGS_npu_jit_compile": "false",
@@ -28,9 +30,10 @@ NPU_ENV_DEFAULTS = {
 }
 
 
-def load_tree_device_module(tree: Path):
-    """The tree's ``tools/infer/device.py`` as a standalone module (it imports only the stdlib)."""
-    spec = importlib.util.spec_from_file_location("_tree_infer_device", tree / DEVICE_PATCH)
+def load_tree_device_module(tree: Path, path: str = DEVICE_PATCH):
+    """The tree's ``tools/infer/device.py`` (or ``precision.py``) as a standalone module (both
+    import only the stdlib at load time)."""
+    spec = importlib.util.spec_from_file_location("_tree_" + Path(path).stem, tree / path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -52,11 +55,26 @@ def preflight(tree: Path, spec: str):
         raise PipelineError(str(exc)) from None
 
 
-def predictor_flags(tree: Path, spec: str) -> list[str]:
-    """Upstream command-line flags that put det, rec and table on the device."""
+def precision_preflight(tree: Path, device, precision: str) -> None:
+    """PipelineError unless the tree's predictors can run ``precision`` on the parsed ``device``
+    (the same check, from the tree's own ``tools/infer/precision.py``, that they run themselves)."""
+    if precision not in PRECISIONS:
+        raise PipelineError(f"unknown precision {precision!r}: expected {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return
+    if not has(tree, PRECISION_PATCH):
+        raise PipelineError(f"{tree} has no precision patch: its predictors run fp32 only without TensorRT")
+    reason = load_tree_device_module(tree, PRECISION_PATCH).problem(precision, device.kind if device else "cpu")
+    if reason:
+        raise PipelineError(f"--precision {precision}: {reason}")
+
+
+def predictor_flags(tree: Path, spec: str, precision: str = "fp32") -> list[str]:
+    """Upstream command-line flags that put det, rec and table on the device, in the precision."""
+    flags = [f"--precision={precision}"] if precision != "fp32" else []
     if has(tree, DEVICE_PATCH):
-        return [f"--device={spec}"]
-    return [f"--use_gpu={spec == 'gpu'}"]
+        return [f"--device={spec}", *flags]
+    return [f"--use_gpu={spec == 'gpu'}", *flags]
 
 
 def device_env(spec: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from tools.cli import ToolError, missing_dependency
 from tools.pipeline import PipelineError
 from tools.pipeline.compare import compare_records, teds_scores
-from tools.pipeline.device import preflight
+from tools.pipeline.device import precision_preflight, preflight
 from tools.pipeline.pristine import pristine_tree
 from tools.pipeline.report import render
 from tools.pipeline.run import add_run_arguments, run_pipeline
@@ -41,7 +41,7 @@ def regress(args) -> int:
     if (out / "report.md").exists() and not args.overwrite:
         raise PipelineError(f"{out / 'report.md'} exists; pass --overwrite to replace it, or choose another --out")
     tree = check_tree(args.tree)
-    preflight(tree, args.device)  # fail fast, before the slow reference run
+    precision_preflight(tree, preflight(tree, args.device), args.precision)  # fail fast, before the reference
     common = dict(images=args.images, checkpoint=args.checkpoint, det_model_dir=args.det_model_dir,
                   rec_model_dir=args.rec_model_dir, rec_dict=args.rec_dict, warmup=args.warmup,
                   overwrite=args.overwrite, one_shot=args.one_shot)
@@ -52,7 +52,8 @@ def regress(args) -> int:
             else pristine_tree(args.pristine_tree or "build/PaddleOCR-pristine")
         reference = run_pipeline(upstream, "cpu", out=out / "reference", **common)
     candidate = run_pipeline(tree, args.device, out=out / "candidate", config=args.config, options=args.opt,
-                             table_model_dir=args.table_model_dir, require_static=args.require_static, **common)
+                             table_model_dir=args.table_model_dir, require_static=args.require_static,
+                             precision=args.precision, **common)
     scores = teds_scores(tree, reference, candidate, out)
     comparison = compare_records(reference, candidate, scores, args.box_tol, args.teds_min, args.max_latency_ratio)
     (out / "comparison.json").write_text(json.dumps(comparison.to_json(), indent=1), encoding="utf-8")

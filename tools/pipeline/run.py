@@ -19,7 +19,7 @@ from pathlib import Path
 from tools.cli import ToolError, missing_dependency
 from tools.exports import find_program
 from tools.pipeline import PipelineError
-from tools.pipeline.device import device_env, predictor_flags, preflight
+from tools.pipeline.device import device_env, precision_preflight, predictor_flags, preflight
 from tools.pipeline.export import export_table_model
 from tools.pipeline.images import list_images
 from tools.pipeline.one_shot import time_predict_table
@@ -77,15 +77,24 @@ def prepare_out(out: Path, overwrite: bool) -> None:
         raise PipelineError(f"cannot create --out {out}: {exc.strerror}") from None
 
 
+# measured with Paddle 3.0: oneDNN's bf16 passes segfault on the overlay's table export in either
+# format (PIR: in the PIR pass manager; ProgramDesc: in seqpool_cvm_concat_fuse_pass)
+BF16_CPU_EXPORT = ("--precision bf16 on the CPU: Paddle 3.0's oneDNN cannot build the overlay's table export in "
+                   "bf16; pass --table-model-dir with a ProgramDesc model such as the released SLANet_plus")
+
+
 def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=None, options=None,
                  table_model_dir=None, det_model_dir=None, rec_model_dir=None, rec_dict=None,
                  warmup: int = 1, require_static: bool = False, overwrite: bool = False,
-                 one_shot: bool = False) -> dict:
+                 one_shot: bool = False, precision: str = "fp32") -> dict:
     """Everything the CLI does; returns the records (also written to OUT/records.json)."""
     tree = check_tree(tree)
     out = Path(out).resolve()
     checked = list_images(images)
     parsed = preflight(tree, device)  # before anything slow: an absent NPU stops the run here
+    precision_preflight(tree, parsed, precision)  # fp16 on a CPU stops here too
+    if precision == "bf16" and (parsed is None or parsed.kind == "cpu") and not table_model_dir:
+        raise PipelineError(BF16_CPU_EXPORT)
     models = ocr_models(argparse.Namespace(det_model_dir=det_model_dir, rec_model_dir=rec_model_dir,
                                            rec_dict=rec_dict))
     prepare_out(out, overwrite)
@@ -108,7 +117,7 @@ def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=No
         raw = out / "raw_records.json"
         raw.unlink(missing_ok=True)
         upstream_flags = [
-            *predictor_flags(tree, device),
+            *predictor_flags(tree, device, precision),
             f"--det_model_dir={models['det']}", f"--rec_model_dir={models['rec']}",
             f"--rec_char_dict_path={models['rec_dict']}", f"--table_model_dir={export['dir']}",
             f"--table_char_dict_path={tree / TABLE_DICT}",
@@ -137,7 +146,7 @@ def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=No
         if not any(t.startswith("<td") for t in rec.get("tokens", [])):
             rec["note"] = "; ".join(filter(None, [rec.get("note"), "no table cells found"]))
     result = {
-        "meta": {"tree": str(tree), "device": device, "device_resolved": list(parsed) if parsed else None,
+        "meta": {"tree": str(tree), "device": device, "precision": precision, "device_resolved": list(parsed) if parsed else None,
                  "export": export, "npu_check": check, "python": platform.python_version(),
                  "paddle": _paddle_version()},
         "images": records,
@@ -159,6 +168,8 @@ def _paddle_version() -> str | None:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", required=True, help="directory of table images")
     parser.add_argument("--device", default="cpu", help="cpu, gpu[:ID], npu[:ID] or custom:TYPE[:ID]")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
+                        help="predictors' precision (default fp32); bf16 on the CPU needs avx512_bf16")
     parser.add_argument("--checkpoint", help="table weights (.pdparams); default: SLANet_plus, converted")
     parser.add_argument("--config", help="export config inside the tree (default: the NPU config if present)")
     parser.add_argument("-o", "--opt", nargs="*", default=[], help="extra export overrides, KEY=VALUE")
@@ -189,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run_pipeline(args.tree, args.device, args.images, args.out, args.checkpoint, args.config,
                               args.opt, args.table_model_dir, args.det_model_dir, args.rec_model_dir,
-                              args.rec_dict, args.warmup, args.require_static, args.overwrite, args.one_shot)
+                              args.rec_dict, args.warmup, args.require_static, args.overwrite, args.one_shot,
+                              args.precision)
     except ToolError as exc:  # PipelineError, ModelCacheError, ConversionError: one line, no trace
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from tools.pipeline import PipelineError
 LOADER_PATCH = "tools/infer/inference_files.py"   # reads inference.json (Paddle 3 export)
 EXPORT_PATCH = "tools/export_config.py"           # static input shape, _BASE_ configs
 DEVICE_PATCH = "tools/infer/device.py"            # --device and its preflight
+PRECISION_PATCH = "tools/infer/precision.py"      # --precision honoured without TensorRT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
