@@ -104,3 +104,11 @@ def npu_device() -> str:
     if not npu_available():
         pytest.skip("no NPU here: paddle-custom-npu is not installed or Paddle sees no npu device")
     return "npu:0"
+
+
+@pytest.fixture(scope="module")
+def scratch_tree(tmp_path_factory):
+    """Patch 0009's NPU preflight module (and the loader it imports) outside any upstream tree."""
+    from npu_preflight import scratch_tree_at
+
+    return scratch_tree_at(tmp_path_factory.mktemp("preflight"))

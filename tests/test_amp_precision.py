@@ -6,41 +6,38 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from overlay_files import extract, load_module, patch_named
+from patch_files import OVERLAY, extract, load_module
 
-AMP = "AMP-settings"
+AMP_PATCH = next(OVERLAY.glob("*-AMP-settings-*.patch"))
 SAMPLES = sorted((Path(__file__).parent / "data" / "tables").glob("*.png"))
 NPU_CONFIGS = ("configs/table/SLANet_npu.yml", "configs/table/SLANet_ch_npu.yml")
 
 
 @pytest.fixture(scope="module")
 def precision(tmp_path_factory):
-    return load_module(extract(AMP, "tools/infer/precision.py", tmp_path_factory.mktemp("p")), "_amp_precision")
+    return load_module(extract("tools/infer/precision.py", tmp_path_factory.mktemp("p")), "_amp_precision")
 
 
 @pytest.fixture(scope="module")
 def export_precision(tmp_path_factory):
-    return load_module(extract(AMP, "tools/export_precision.py", tmp_path_factory.mktemp("e")), "_amp_export")
+    return load_module(extract("tools/export_precision.py", tmp_path_factory.mktemp("e")), "_amp_export")
 
 
 @pytest.fixture(scope="module")
 def export_config(tmp_path_factory):
-    return load_module(extract("static-input", "tools/export_config.py", tmp_path_factory.mktemp("c")), "_amp_cfg")
+    return load_module(extract("tools/export_config.py", tmp_path_factory.mktemp("c")), "_amp_cfg")
 
 
 def npu_config(path: str, dest: Path) -> Path:
-    """The NPU config as patch 0003 creates it and patch 0005 extends it."""
-    created = extract("static-input", path, dest)
-    subprocess.run(["git", "apply", f"--include={path}", str(patch_named(AMP))], cwd=dest, check=True,
-                   capture_output=True)
-    return created
+    """The NPU config as patch 0005 creates it and the AMP patch (0011) extends it."""
+    assert f"+++ b/{path}" in AMP_PATCH.read_text(encoding="utf-8")
+    return extract(path, dest)
 
 
 @pytest.mark.parametrize("path", NPU_CONFIGS)

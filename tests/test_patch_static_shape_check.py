@@ -1,4 +1,4 @@
-"""Patch 0006's NPU preflight for table models, run on the real SLANet_plus export (offline).
+"""Patch 0009's NPU preflight for table models, run on the real SLANet_plus export (offline).
 
 The patch's new file and the loader file it imports (patch 0002) are taken from the patch text
 into a scratch `tools/infer/`, and run in a subprocess the way the predictors call them: the
@@ -7,36 +7,7 @@ arguments as `--device npu` leaves them (use_npu=True), since this host has no N
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-import pytest
-
-from tests.patch_files import extract
-
-PREFLIGHT = """
-import argparse, sys
-from tools.infer import static_shape_check
-print(static_shape_check.dynamic_shape_findings(sys.argv[1]))
-args = argparse.Namespace(table_model_dir=sys.argv[1], use_npu=sys.argv[2] == "npu")
-assert static_shape_check.refuse_dynamic_table_model_on_npu(args) is args
-print("passed")
-"""
-
-
-@pytest.fixture(scope="module")
-def scratch_tree(tmp_path_factory):
-    root = tmp_path_factory.mktemp("preflight")
-    extract("tools/infer/static_shape_check.py", root)
-    extract("tools/infer/inference_files.py", root)
-    for package in ("tools", "tools/infer"):
-        (root / package / "__init__.py").write_text("")
-    return root
-
-
-def preflight(tree, model_dir, device: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", PREFLIGHT, str(model_dir), device],
-                          cwd=tree, capture_output=True, text=True)
+from tests.npu_preflight import preflight
 
 
 def test_npu_refuses_upstreams_dynamic_slanet_plus_in_one_line(scratch_tree, slanet_plus_dir):

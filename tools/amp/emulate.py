@@ -48,11 +48,16 @@ class EmulatedModel:
         import paddle
         from paddle.pir_utils import OldIrGuard
 
-        paddle.enable_static()
+        dynamic = paddle.in_dynamic_mode()
+        paddle.enable_static()  # building ops into a program; the process's mode is restored below
         # the casts read values the while op does not list: keep them alive (no eager deletion)
         paddle.set_flags({"FLAGS_eager_delete_tensor_gb": -1.0})
-        with OldIrGuard():  # ProgramDesc, whatever the process default is
-            self._load(model_prefix, precision, black_list, blocks)
+        try:
+            with OldIrGuard():  # ProgramDesc, whatever the process default is
+                self._load(model_prefix, precision, black_list, blocks)
+        finally:
+            if dynamic:
+                paddle.disable_static()
 
     def _load(self, model_prefix: str, precision: str, black_list: set[str], blocks: set[int] | None) -> None:
         import paddle
@@ -143,4 +148,10 @@ class EmulatedModel:
         from paddle.pir_utils import OldIrGuard
 
         with OldIrGuard(), paddle.static.scope_guard(self.scope):
-            return self.exe.run(self.program, feed={self.feeds[0]: batch}, fetch_list=self.fetches)
+            dynamic = paddle.in_dynamic_mode()
+            paddle.enable_static()
+            try:
+                return self.exe.run(self.program, feed={self.feeds[0]: batch}, fetch_list=self.fetches)
+            finally:
+                if dynamic:
+                    paddle.disable_static()

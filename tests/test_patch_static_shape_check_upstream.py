@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_static_shape_check import preflight
+from tests.npu_preflight import preflight
 
 
 def export(tree: Path, config: str, out: Path) -> Path:
