@@ -1,8 +1,9 @@
 """TEDS between pairs of HTML tables, with upstream's own metric.
 
 Executed INSIDE an upstream tree (cwd = the tree), like record_tables.py:
-    python -c "$(cat teds_scores.py)" PAIRS_JSON SCORES_JSON
+    python -c "$(cat teds_scores.py)" PAIRS_JSON SCORES_JSON [structure_only]
 PAIRS_JSON maps a name to [reference_html, candidate_html]; SCORES_JSON gets name -> score.
+With ``structure_only`` it is TEDS-struct (cell text ignored), as upstream's metric offers it.
 """
 
 import json
@@ -12,12 +13,12 @@ import sys
 sys.path.insert(0, os.getcwd())
 
 
-def main(pairs_file, scores_file):
+def main(pairs_file, scores_file, mode=""):
     from ppstructure.table.table_metric import TEDS
 
     with open(pairs_file, encoding="utf-8") as f:
         pairs = json.load(f)
-    teds = TEDS(n_jobs=1)
+    teds = TEDS(structure_only=mode == "structure_only", n_jobs=1)
     scores = {name: float(teds.evaluate(cand, ref)) for name, (ref, cand) in pairs.items()}
     with open(scores_file, "w", encoding="utf-8") as f:
         json.dump(scores, f, indent=1)
@@ -25,4 +26,4 @@ def main(pairs_file, scores_file):
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    sys.exit(main(*sys.argv[1:4]))
