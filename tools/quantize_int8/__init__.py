@@ -18,10 +18,11 @@ OP_TYPES = ("Conv", "MatMul", "Gemm")
 
 # Variants: which of OP_TYPES get int8.
 #   encoder: backbone + neck only (every Conv; the head's matrices stay fp32)
-#   full:    backbone + neck and the decoder's weight matrices (MatMul/Gemm whose second
-#            input is a constant 2-D weight). MatMuls of two activations (the attention's
-#            softmax x features) stay fp32 in both: AMCT quantizes "single-input" MatMul only.
-VARIANTS = ("encoder", "full")
+#   head:    the decoder's weight matrices only (MatMul/Gemm whose second input is a constant
+#            2-D weight); backbone + neck stay fp32
+#   full:    both. MatMuls of two activations (the attention's softmax x features) stay fp32
+#            in every variant: AMCT quantizes "single-input" MatMul only.
+VARIANTS = ("encoder", "head", "full")
 
 # Render seeds: calibration tables come from CALIBRATION_SEED, the evaluation set from
 # EVALUATION_SEED; the fixed samples (tests/data/tables) use table seeds 1-7 and no stream.

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"rendered tables to calibrate on (python -m tools.render_tables --seed {CALIBRATION_SEED})")
     parser.add_argument("--out", required=True, type=Path, help="folder for the int8 models")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
-                        help="encoder: backbone + neck only; full: the decoder's weight matrices too")
+                        help="encoder: backbone + neck only; head: the decoder's weight matrices only; full: both")
     parser.add_argument("--keep", action="store_true", help="reuse int8 models already in --out")
     measure = parser.add_argument_group("measure against fp32 and write the report")
     measure.add_argument("--evaluate", type=Path,

@@ -57,9 +57,9 @@ def select(model, variant: str) -> Selection:
         if node.op_type not in OP_TYPES:
             continue
         if node.op_type == "Conv":
-            keep = node.name in encoder
+            keep = variant != "head" and node.name in encoder
         else:
-            keep = variant == "full" and has_constant_weight(node, initializers)
+            keep = variant != "encoder" and has_constant_weight(node, initializers)
         (chosen.quantize if keep else chosen.exclude).append(node.name)
         if keep and node.op_type != "Conv":
             chosen.matmul_weights.append(node.input[1])

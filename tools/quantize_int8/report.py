@@ -86,6 +86,9 @@ def render(result: dict) -> str:
               "between calibration and evaluation (checked).", ""]
     if result.get("plot"):
         lines += [f"![TEDS-struct and latency]({Path(result['plot']).name})", ""]
+    lines += ["Ascend: the AMCT/ATC commands that take these models, and what was verified here, are in the "
+              "README (int8 for Ascend). Paddle-native int8 (upstream's quant_kl.py, PaddleSlim 2.6) under "
+              "Paddle 3.0: [int8_paddle.md](int8_paddle.md).", ""]
     return "\n".join(lines)
 
 
