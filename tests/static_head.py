@@ -13,7 +13,8 @@ from tools.convert_weights import head_params
 FEATURES = [1, 256, 96]  # 488 / 32 = 16 x 16 positions, 96 channels (CSPPAN)
 
 
-def export_head(slanet_plus_dir, out, mode, interval):
+def export_head(slanet_plus_dir, out, mode, interval, max_text_length=500):
+    """``max_text_length`` below 500 gives a shorter unrolled decode (tables of fewer steps only)."""
     import paddle
 
     (out / "src").mkdir()
@@ -33,7 +34,7 @@ def export_head(slanet_plus_dir, out, mode, interval):
 
         def forward(self, fea):
             params = {name: getattr(self, attr) for name, attr in self.names.items()}
-            return decoder.sla_head_infer(params, fea, 500, 49, mode, interval)
+            return decoder.sla_head_infer(params, fea, max_text_length, 49, mode, interval)
 
     layer = HeadGraph()
     layer.eval()
