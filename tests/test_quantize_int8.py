@@ -89,9 +89,10 @@ def test_qdq_graph_is_what_amct_takes(head_onnx, quantized):
     assert summary.per_tensor_weights == {"MatMul": len(weighted)} and summary.per_channel_weights == {}
     ops = Counter(n.op_type for n in model.graph.node)
     assert ops["MatMul"] == len(weighted) + len(activations)  # no MatMul lost or replaced by a fused op
-    assert ops["QuantizeLinear"] == len(weighted)  # one activation pair per matrix input
-    # ... and one weight DequantizeLinear per distinct matrix, shared by the unrolled steps
-    assert ops["DequantizeLinear"] == len(weighted) + len({n.input[1] for n in weighted})
+    # one pair per activation a matrix reads, one weight DequantizeLinear per distinct matrix
+    activations_read, matrices = {n.input[0] for n in weighted}, {n.input[1] for n in weighted}
+    assert ops["QuantizeLinear"] == len(activations_read)
+    assert ops["DequantizeLinear"] == len(activations_read) + len(matrices)
     weights = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8]
     assert len(weights) >= len(weighted)
 
