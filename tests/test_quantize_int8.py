@@ -2,11 +2,11 @@
 weights, exported with a shorter unrolled decode (81 steps: the whole model's 501-step head
 takes minutes to quantize on two cores), converted by tools.onnx_export, calibrated on the
 features of three tables rendered with the calibration seed and quantized as the `head`
-variant quantizes the whole model (the decoder's weight matrices, MatMul per tensor). Checked:
-the QDQ graph is what AMCT takes, and the int8 head decodes fp32's tokens on the sample tables
-where docs/int8.json reports that the whole model's `head` variant does. The offline suite has
-no upstream tree, so the features come from upstream's own SLANet_plus export (as in
-tests/test_onnx_export.py); the whole-model numbers are docs/int8.md's."""
+variant quantizes the whole model in docs/int8.json (its decoder's weight matrices, MatMul per
+tensor, the report's calibration method). Checked: the QDQ graph is what AMCT takes, and the
+int8 head decodes fp32's tokens on the sample tables where the report says the whole model's
+`head` variant does. The offline suite has no upstream tree, so the features come from
+upstream's own SLANet_plus export (as in tests/test_onnx_export.py)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ def quantized(head_onnx, slanet_plus_dir, tmp_path_factory):
     images = [write(random_spec(rng), tables, f"calib_{i}") for i in range(3)]
     reader = ArrayReader(onnx.load(head_onnx).graph.input[0].name, [_features(slanet_plus_dir, p) for p in images])
     out = head_onnx.with_name("head.int8_head.onnx")
-    info = quantize(head_onnx, out, "head", reader)
+    method = json.loads(REPORT.read_text(encoding="utf-8"))["calibration"].get("method", "minmax")  # as the report
+    info = quantize(head_onnx, out, "head", reader, method)
     return out, info
 
 

@@ -41,6 +41,7 @@ class Selection:
     exclude: list[str] = field(default_factory=list)         # OP_TYPES nodes kept fp32
     matmul_weights: list[str] = field(default_factory=list)  # MatMul/Gemm weights: per-tensor (AMCT)
     counts: dict[str, int] = field(default_factory=dict)
+    op_types: list[str] = field(default_factory=list)        # the op types of the nodes quantized
 
 
 def select(model, variant: str) -> Selection:
@@ -65,6 +66,7 @@ def select(model, variant: str) -> Selection:
             chosen.matmul_weights.append(node.input[1])
         key = f"{node.op_type} {'int8' if keep else 'fp32'}"
         chosen.counts[key] = chosen.counts.get(key, 0) + 1
+    chosen.op_types = sorted({n.op_type for n in graph.node if n.name in set(chosen.quantize)})
     return chosen
 
 

@@ -44,7 +44,11 @@ def keep_pairs_of(model, quantized: set[str]):
         used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
 
 
-def quantize(model_path: Path, out: Path, variant: str, calibration: list[Path] | ArrayReader) -> dict:
+METHODS = ("minmax", "percentile", "entropy")
+
+
+def quantize(model_path: Path, out: Path, variant: str, calibration: list[Path] | ArrayReader,
+             method: str = "minmax") -> dict:
     """Write the QDQ model of ``variant`` to ``out`` (whole or not at all); return what was done.
     ``calibration``: rendered table images, or an ArrayReader of ready inputs (e.g. head features)."""
     try:
@@ -66,14 +70,17 @@ def quantize(model_path: Path, out: Path, variant: str, calibration: list[Path] 
         staged = Path(tmp) / out.name
         quantize_static(
             os.fspath(model_path), os.fspath(staged), reader,
-            quant_format=QuantFormat.QDQ, op_types_to_quantize=list(OP_TYPES), nodes_to_quantize=chosen.quantize,
+            # only the op types this variant quantizes: calibration then observes only their tensors
+            quant_format=QuantFormat.QDQ, op_types_to_quantize=chosen.op_types, nodes_to_quantize=chosen.quantize,
             per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
+            calibrate_method={"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+                              "entropy": CalibrationMethod.Entropy}[method],
             extra_options={
                 # QDQ on the inputs of the quantized ops only: AMCT inserts its own dequant after them
                 "OpTypesToExcludeOutputQuantization": list(OP_TYPES),
                 # AMCT: "single-input MatMul / Gemm: per-tensor weight quantization only"
                 "TensorQuantOverrides": {w: [{"symmetric": True}] for w in chosen.matmul_weights},
+                "CalibPercentile": 99.99,  # percentile method: clip the top 0.01% of |activation|
             },
         )
         seconds = time.perf_counter() - start
@@ -81,7 +88,7 @@ def quantize(model_path: Path, out: Path, variant: str, calibration: list[Path] 
         onnx.save(qdq, staged)
         summary = summarize_qdq(qdq)
         os.replace(staged, out)
-    return {"variant": variant, "onnx": str(out), "calibration_tables": reader.count,
+    return {"variant": variant, "onnx": str(out), "calibration_tables": reader.count, "method": method,
             "seconds": round(seconds, 1), "nodes": chosen.counts,
             "qdq": {"QuantizeLinear": summary.quantize_linear, "DequantizeLinear": summary.dequantize_linear,
                     "quantized_ops": summary.quantized_ops, "per_channel_weights": summary.per_channel_weights,

@@ -81,7 +81,7 @@ def render(result: dict) -> str:
                       "; ".join([f"{k} per channel x{v}" for k, v in q["qdq"]["per_channel_weights"].items()]
                                 + [f"{k} per tensor x{v}" for k, v in q["qdq"]["per_tensor_weights"].items()])]
                      for q in result["quantized"]])
-    lines += ["", f"Calibration: {result['calibration']['tables']} tables rendered with seed "
+    lines += ["", f"Calibration: {result['calibration'].get('method', 'minmax')}, {result['calibration']['tables']} tables rendered with seed "
               f"{result['calibration']['seed']}; evaluation seed {result['evaluation_seed']}; no table seed shared "
               "between calibration and evaluation (checked).", ""]
     if result.get("plot"):
