@@ -48,7 +48,7 @@ METHODS = ("minmax", "percentile", "entropy")
 
 
 def quantize(model_path: Path, out: Path, variant: str, calibration: list[Path] | ArrayReader,
-             method: str = "minmax") -> dict:
+             method: str = "percentile") -> dict:
     """Write the QDQ model of ``variant`` to ``out`` (whole or not at all); return what was done.
     ``calibration``: rendered table images, or an ArrayReader of ready inputs (e.g. head features)."""
     try:
