@@ -87,7 +87,8 @@ def quantize(model_path: Path, out: Path, variant: str, calibration: list[Path] 
         qdq = keep_pairs_of(onnx.load(staged), set(chosen.quantize))
         onnx.save(qdq, staged)
         summary = summarize_qdq(qdq)
-        os.replace(staged, out)
+        if not summary.problems:  # a graph AMCT would not take is reported, not written
+            os.replace(staged, out)
     return {"variant": variant, "onnx": str(out), "calibration_tables": reader.count, "method": method,
             "seconds": round(seconds, 1), "nodes": chosen.counts,
             "qdq": {"QuantizeLinear": summary.quantize_linear, "DequantizeLinear": summary.dequantize_linear,
