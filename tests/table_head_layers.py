@@ -69,13 +69,15 @@ class SLAHeadLayers(nn.Layer):
 FEATURES = [1, 256, 96]  # 488 / 32 = 16 x 16 positions, 96 channels (CSPPAN): what a 488x488 input gives
 
 
-def export_head(slanet_plus_dir, out, mode, unroll):
+def export_head(slanet_plus_dir, out, mode, unroll, max_text_length=500):
     """Patch 0001's decoder with SLANet_plus's head weights exported on its own (input: the
-    flattened features [1, 256, 96]) as a Paddle inference model in ``out``."""
+    flattened features [1, 256, 96]) as a Paddle inference model in ``out``; a ``max_text_length``
+    below 500 gives a shorter decode (tables of fewer steps only)."""
     from tools.convert_weights import head_params
 
     decoder = load_static_decoder(out)
-    head = SLAHeadLayers(decoder, head_params(slanet_plus_dir, "SLANet_ch"), decoder.DecodeStrategy(mode, unroll))
+    head = SLAHeadLayers(decoder, head_params(slanet_plus_dir, "SLANet_ch"), decoder.DecodeStrategy(mode, unroll),
+                         max_text_length)
     spec = [paddle.static.InputSpec(FEATURES, "float32")]
     paddle.jit.save(paddle.jit.to_static(head, input_spec=spec, full_graph=True), str(out / "inference"))
     return out

@@ -129,13 +129,21 @@ def compare_records(reference: dict, candidate: dict, teds_scores: dict[str, flo
 def teds_scores(tree: Path, reference: dict, candidate: dict, work: Path) -> dict[str, float]:
     """Upstream's TEDS, reference HTML against candidate HTML, for every image both recorded."""
     common = sorted(set(reference["images"]) & set(candidate["images"]))
-    pairs = {n: [reference["images"][n]["html"], candidate["images"][n]["html"]] for n in common}
+    return run_teds(tree, {n: [reference["images"][n]["html"], candidate["images"][n]["html"]] for n in common},
+                    work)
+
+
+def run_teds(tree: Path, pairs: dict[str, list[str]], work: Path, structure_only: bool = False) -> dict[str, float]:
+    """Upstream's TEDS (TEDS-struct with ``structure_only``) over name -> [reference, candidate] HTML,
+    run against the tree; PipelineError naming the log when it fails."""
+    work = Path(work).resolve()  # the script runs with the tree as its working directory
     work.mkdir(parents=True, exist_ok=True)
     pairs_file, scores_file = work / "teds_pairs.json", work / "teds_scores.json"
     pairs_file.write_text(json.dumps(pairs, ensure_ascii=False), encoding="utf-8")
     scores_file.unlink(missing_ok=True)
     log = work / "logs" / "teds.log"
-    proc = run_script_in_tree(tree, TEDS_SCRIPT, [str(pairs_file), str(scores_file)], log)
+    args = [str(pairs_file), str(scores_file)] + (["structure_only"] if structure_only else [])
+    proc = run_script_in_tree(tree, TEDS_SCRIPT, args, log)
     if proc.returncode != 0 or not scores_file.is_file():
         from tools.pipeline import PipelineError
 

@@ -1,0 +1,128 @@
+"""tools.quantize_int8 on real weights: the decoder of overlay patch 0001 with SLANet_plus's head
+weights, exported with a shorter unrolled decode (81 steps: the whole model's 501-step head
+takes minutes to quantize on two cores), converted by tools.onnx_export, calibrated on the
+features of three tables rendered with the calibration seed and quantized as the `head`
+variant quantizes the whole model in docs/int8.json (its decoder's weight matrices, MatMul per
+tensor, the report's calibration method). Checked: the QDQ graph is what AMCT takes, and the
+int8 head decodes fp32's tokens on the sample tables where the report says the whole model's
+`head` variant does. The offline suite has no upstream tree, so the features come from
+upstream's own SLANet_plus export (as in tests/test_onnx_export.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from inference_runner import run_with_head_input
+from table_head_layers import export_head
+from tools.onnx_export.__main__ import export_onnx
+from tools.onnx_export.simplify import ort_session
+from tools.quantize_int8 import CALIBRATION_SEED, OP_TYPES
+from tools.quantize_int8.calibration import ArrayReader
+from tools.quantize_int8.graph import has_constant_weight, summarize_qdq
+from tools.quantize_int8.quantize import quantize
+from tools.render_tables import random_spec, write
+from tools.table_input import preprocess, read_image
+
+REPO = Path(__file__).resolve().parents[1]
+TABLES = REPO / "tests" / "data" / "tables"
+REPORT = REPO / "docs" / "int8.json"
+MAX_TEXT_LENGTH = 80  # 81 unrolled steps: the samples of up to 68 tokens decode whole
+EOS = 49
+
+
+def _features(model_dir, image):
+    """The head's input [1, 256, 96] for one table, from upstream's own SLANet_plus export."""
+    features, _ = run_with_head_input(model_dir, preprocess(read_image(image))[0])
+    n, c = features.shape[:2]
+    return np.ascontiguousarray(features.reshape(n, c, -1).transpose(0, 2, 1))
+
+
+@pytest.fixture(scope="module")
+def head_onnx(slanet_plus_dir, tmp_path_factory):
+    work = tmp_path_factory.mktemp("short_head")
+    export_head(slanet_plus_dir, work, "fixed", "all", max_text_length=MAX_TEXT_LENGTH)
+    report, ok = export_onnx(work, work / "head.onnx", timing=False)
+    assert ok, report["problems"]
+    return work / "head.onnx"
+
+
+@pytest.fixture(scope="module")
+def quantized(head_onnx, slanet_plus_dir, tmp_path_factory):
+    import random
+
+    tables = tmp_path_factory.mktemp("calibration")
+    rng = random.Random(CALIBRATION_SEED)
+    images = [write(random_spec(rng), tables, f"calib_{i}") for i in range(3)]
+    reader = ArrayReader(onnx.load(head_onnx).graph.input[0].name, [_features(slanet_plus_dir, p) for p in images])
+    out = head_onnx.with_name("head.int8_head.onnx")
+    method = json.loads(REPORT.read_text(encoding="utf-8"))["calibration"].get("method", "minmax")  # as the report
+    info = quantize(head_onnx, out, "head", reader, method)
+    return out, info
+
+
+def _agreeing_samples() -> list[str]:
+    """Sample tables whose whole-model int8 `full` tokens equal fp32's in the committed report."""
+    per_table = json.loads(REPORT.read_text(encoding="utf-8"))["per_table"]["samples"]
+    return sorted(name for name, models in per_table.items() if models["int8_head"]["tokens_equal"])
+
+
+def test_qdq_graph_is_what_amct_takes(head_onnx, quantized):
+    path, info = quantized
+    model = onnx.load(path)
+    summary = summarize_qdq(model)
+    assert summary.problems == [] and info["problems"] == []
+    fp32 = onnx.load(head_onnx).graph
+    initializers = {t.name: t for t in fp32.initializer}
+    weighted = [n for n in fp32.node if n.op_type == "MatMul" and has_constant_weight(n, initializers)]
+    activations = [n for n in fp32.node if n.op_type == "MatMul" and not has_constant_weight(n, initializers)]
+    assert len(weighted) >= 3 * (MAX_TEXT_LENGTH + 1) and activations  # the attention's two-activation MatMuls
+    # every matrix with a constant weight gets int8 input and weight; nothing else is fed a DequantizeLinear
+    assert summary.quantized_ops == {"MatMul": len(weighted)}
+    assert set(summary.dq_consumers) <= set(OP_TYPES)
+    assert summary.per_tensor_weights == {"MatMul": len(weighted)} and summary.per_channel_weights == {}
+    ops = Counter(n.op_type for n in model.graph.node)
+    assert ops["MatMul"] == len(weighted) + len(activations)  # no MatMul lost or replaced by a fused op
+    # one pair per activation a matrix reads, one weight DequantizeLinear per distinct matrix
+    activations_read, matrices = {n.input[0] for n in weighted}, {n.input[1] for n in weighted}
+    assert ops["QuantizeLinear"] == len(activations_read)
+    assert ops["DequantizeLinear"] == len(activations_read) + len(matrices)
+    weights = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert len(weights) >= len(weighted)
+
+
+def test_int8_head_decodes_fp32_tokens(head_onnx, quantized, slanet_plus_dir):
+    names = [n for n in _agreeing_samples() if len(json.loads((TABLES / f"{n}.json").read_text())["structure_merged"])
+             < MAX_TEXT_LENGTH]
+    assert len(names) >= 3, f"too few sample tables to compare: {names}"
+    fp32, int8 = ort_session(head_onnx), ort_session(quantized[0])
+    for name in names:
+        fea = _features(slanet_plus_dir, TABLES / f"{name}.png")
+        ids = {}
+        for label, session in (("fp32", fp32), ("int8", int8)):
+            outputs = session.run(None, {session.get_inputs()[0].name: fea})
+            structure = next(o for o in outputs if o.shape[-1] != 8)[0].argmax(-1)
+            end = np.flatnonzero(structure[1:] == EOS)
+            assert len(end), f"{name}: {label} reached no end-of-sequence within {MAX_TEXT_LENGTH} steps"
+            ids[label] = structure[: end[0] + 2]
+        np.testing.assert_array_equal(ids["int8"], ids["fp32"], err_msg=f"{name}: int8 tokens differ from fp32")
+
+
+def test_bad_input_is_one_line(tmp_path):
+    cli = [sys.executable, "-m", "tools.quantize_int8"]
+    missing = subprocess.run(cli + [str(tmp_path / "none.onnx"), "--calibration", str(TABLES), "--out", str(tmp_path)],
+                             cwd=REPO, capture_output=True, text=True)
+    (tmp_path / "model.onnx").write_bytes(b"")
+    no_tables = subprocess.run(cli + [str(tmp_path / "model.onnx"), "--calibration", str(tmp_path / "empty"),
+                                      "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    for proc, words in ((missing, "no such .onnx model"), (no_tables, "no such folder")):
+        assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+        assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
