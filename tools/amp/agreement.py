@@ -32,7 +32,7 @@ import numpy as np
 from tools.bench.measure import decode_outputs
 from tools.pipeline.device import load_tree_device_module
 from tools.pipeline.tree import PRECISION_PATCH
-from tools.bench.predictors import DELETED_PASSES, config_for
+from tools.bench.predictors import config_for
 from tools.table_input import preprocess, read_image
 
 SAMPLES = Path(__file__).resolve().parents[2] / "tests" / "data" / "tables"
@@ -64,22 +64,7 @@ class Predictor:
     def __init__(self, program: Path, onednn: bool, bf16_ops: set[str] | None = None, threads: int = 1):
         from paddle import inference
 
-        if not onednn:
-            config = config_for(program, threads)  # the benchmarks' fp32 predictor
-        else:  # upstream's create_predictor order (tools/infer/utility.py, --enable_mkldnn)
-            config = inference.Config(str(program), str(program.with_suffix(".pdiparams")))
-            config.disable_gpu()
-            config.enable_mkldnn()
-            if bf16_ops is not None:
-                config.enable_mkldnn_bfloat16()
-                config.set_bfloat16_op(bf16_ops)
-            config.set_cpu_math_library_num_threads(threads)
-            config.enable_memory_optim()
-            config.disable_glog_info()
-            for name in DELETED_PASSES:
-                config.delete_pass(name)
-            config.switch_use_feed_fetch_ops(False)
-            config.switch_ir_optim(True)
+        config = config_for(program, threads, onednn, bf16_ops)  # the benchmarks' predictor settings
         self.predictor = inference.create_predictor(config)
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
         self.outputs = [self.predictor.get_output_handle(n) for n in self.predictor.get_output_names()]

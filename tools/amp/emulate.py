@@ -41,6 +41,13 @@ def _is_float32(block, name: str) -> bool:
     return var is not None and var.dtype == paddle.float32
 
 
+def _insert_round_trip(block, index: int, source, low, target) -> None:
+    """Two cast ops at ``index``: ``source`` to the reduced dtype (``low``), and back to ``target``."""
+    for offset, (x, out) in enumerate(((source, low), (low, target))):
+        block._insert_op(index + offset, type="cast", inputs={"X": [x]}, outputs={"Out": [out]},
+                         attrs={"in_dtype": x.dtype, "out_dtype": out.dtype})
+
+
 class EmulatedModel:
     """An fp32 ProgramDesc model run with the AMP boundaries of ``precision`` emulated."""
 
@@ -101,20 +108,7 @@ class EmulatedModel:
                     counter += 1
                     low = block.create_var(name=f"{name}@amp_low{counter}", dtype=dtype, shape=var.shape)
                     back = block.create_var(name=f"{name}@amp_in{counter}", dtype="float32", shape=var.shape)
-                    block._insert_op(
-                        index,
-                        type="cast",
-                        inputs={"X": [var]},
-                        outputs={"Out": [low]},
-                        attrs={"in_dtype": var.dtype, "out_dtype": low.dtype},
-                    )
-                    block._insert_op(
-                        index + 1,
-                        type="cast",
-                        inputs={"X": [low]},
-                        outputs={"Out": [back]},
-                        attrs={"in_dtype": low.dtype, "out_dtype": back.dtype},
-                    )
+                    _insert_round_trip(block, index, var, low, back)
                     op._rename_input(name, back.name)
                     index += 2
             index += 1  # past the op itself: round what it wrote
@@ -127,20 +121,7 @@ class EmulatedModel:
                     var = block._find_var_recursive(name)
                     counter += 1
                     low = block.create_var(name=f"{name}@amp_out{counter}", dtype=dtype, shape=var.shape)
-                    block._insert_op(
-                        index,
-                        type="cast",
-                        inputs={"X": [var]},
-                        outputs={"Out": [low]},
-                        attrs={"in_dtype": var.dtype, "out_dtype": low.dtype},
-                    )
-                    block._insert_op(
-                        index + 1,
-                        type="cast",
-                        inputs={"X": [low]},
-                        outputs={"Out": [var]},
-                        attrs={"in_dtype": low.dtype, "out_dtype": var.dtype},
-                    )
+                    _insert_round_trip(block, index, var, low, var)
                     index += 2
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:

@@ -22,6 +22,8 @@ EARLY_STOP_STEPS = (30, 250)     # ... on tables of 30-250 steps (upstream's ste
 FIXED_REFERENCE_STEPS = 100      # fixed no slower than upstream on a 100-step table
 NPU_CONFIG_MODEL = "overlay-early_stop-K8"  # what configs/table/SLANet_ch_npu.yml exports
 COLD_START_MAX_S = 2.0           # its predictor creation + first run, in a fresh process
+# an ONNX model's backbone runs on onnxruntime, which the Paddle backbone time does not measure
+ONNX_NO_FIT = "one step count, and its backbone runs on onnxruntime, not timed apart: not derivable"
 BEST_PATH_SPEEDUP = 3.0          # the overlay's fastest CPU path, end to end, against upstream's export
 
 
@@ -70,8 +72,11 @@ def decode_fits(m: Measurement, rows: dict, backbone: float | None) -> dict[str,
         steps = [images[i]["steps_run"] for i in m.images]
         ms = [images[i]["median_ms"] for i in m.images]
         fit = fit_line(steps, ms)
+        same_runtime = not str(model.program).endswith(".onnx")  # the backbone was timed on Paddle Inference
         if fit is not None:
             fit.update(per_step_ms=fit["slope_ms"], method="slope of end-to-end ms against steps run")
+        elif not same_runtime:
+            fit = {"per_step_ms": None, "method": ONNX_NO_FIT}
         elif backbone is not None:
             e2e = statistics.median(ms)
             fit = {"per_step_ms": (e2e - backbone) / steps[0], "end_to_end_ms": e2e, "steps": steps[0],
@@ -83,7 +88,7 @@ def decode_fits(m: Measurement, rows: dict, backbone: float | None) -> dict[str,
         low = fit_line(steps, minima)
         if low is not None:
             fit["per_step_ms_from_minima"] = low["slope_ms"]
-        elif backbone is not None and FEATURES in rows:
+        elif backbone is not None and FEATURES in rows and same_runtime:
             fastest_backbone = min(r["min_ms"] for r in rows[FEATURES].values())
             fit["per_step_ms_from_minima"] = (min(minima) - fastest_backbone) / steps[0]
         fits[model.name] = fit

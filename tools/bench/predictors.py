@@ -23,13 +23,21 @@ import numpy as np
 DELETED_PASSES = ("conv_transpose_eltwiseadd_bn_fuse_pass", "matmul_transpose_reshape_fuse_pass", "fc_fuse_pass")
 
 
-def config_for(program: str | Path, threads: int):
+def config_for(program: str | Path, threads: int, onednn: bool = False, bf16_ops=None):
+    """The CPU config; ``onednn`` turns oneDNN on, with ``bf16_ops`` in bf16 (upstream's order for
+    --enable_mkldnn: oneDNN and its bf16 set before the thread count, or no op runs in bf16)."""
     from paddle import inference
 
     program = Path(program)
     config = inference.Config(str(program), str(program.with_suffix(".pdiparams")))
     config.disable_gpu()
-    config.disable_mkldnn()
+    if not onednn:
+        config.disable_mkldnn()
+    else:
+        config.enable_mkldnn()
+        if bf16_ops is not None:
+            config.enable_mkldnn_bfloat16()
+            config.set_bfloat16_op(set(bf16_ops))
     config.set_cpu_math_library_num_threads(threads)
     if program.suffix == ".pdmodel":
         config.enable_memory_optim()
