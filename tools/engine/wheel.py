@@ -31,7 +31,7 @@ from .releases import Release
 from .series import Series
 
 # what `python -m build --no-isolation` needs besides this interpreter (pip install names)
-BUILD_MODULES = {"build": "build", "setuptools": "setuptools>=61", "wheel": "wheel"}
+BUILD_MODULES = {"build": "build", "setuptools": "'setuptools>=61,<72'", "wheel": "wheel"}
 VERSION_FILE = "VERSION_NUMBER"
 RECORD_MODULE = "_npu_overlay.py"
 DESCRIPTION = re.compile(r'^description = "(.*)"$', re.MULTILINE)
@@ -44,8 +44,24 @@ class BuiltWheel:
     sha256: str
 
 
+# upstream's pyproject packages the tree through package-dir = {paddleocr = ""} with
+# include-package-data; setuptools 72 and later build only the top-level modules from it (a wheel of
+# 10 files instead of 201, measured), so the wheel is built with the setuptools upstream's layout needs
+SETUPTOOLS_BELOW = (72,)
+
+
 def missing_build_modules() -> list[str]:
-    return [pip_name for module, pip_name in BUILD_MODULES.items() if importlib.util.find_spec(module) is None]
+    missing = [pip_name for module, pip_name in BUILD_MODULES.items() if importlib.util.find_spec(module) is None]
+    if "setuptools" not in missing and not setuptools_fits():
+        missing.append("'setuptools<72'")
+    return missing
+
+
+def setuptools_fits() -> bool:
+    from importlib.metadata import version
+
+    release = tuple(int(part) for part in re.findall(r"\d+", version("setuptools"))[:1])
+    return release < SETUPTOOLS_BELOW
 
 
 def build_wheel(repo: Repo, lock: Lock, series: Series, release: Release, dist: Path) -> BuiltWheel:
