@@ -199,8 +199,8 @@ def test_published_english_onnx_is_timed_for_its_costs_not_its_tokens(two_tables
     assert [(m["name"], m["kind"]) for m in result["models"]] == [("upstream", "reference"),
                                                                   ("upstream-en-onnx", "foreign")]
     rows = result["analysis"]["per_image"]["upstream-en-onnx"]
-    # its Loop stops where its own table ends: the output length is the steps it ran
-    assert all("tokens_equal" not in r and r["sequence_steps"] <= r["steps_run"] for r in rows.values())
+    # its outputs are its own tables, never compared with upstream's
+    assert all("tokens_equal" not in r and "max_abs_diff_structure" not in r for r in rows.values())
     assert result["analysis"]["token_mismatches"] == []
     assert result["analysis"]["cold_start"]["upstream-en-onnx"]["create_s"] > 0
     assert "upstream-en-onnx" in result["analysis"]["fits"]

@@ -68,9 +68,13 @@ MODES = [("early_stop", 8), ("fixed", 8), ("early_stop", 7), ("fixed", "all")]
 def test_single_image_matches_upstream(decoder, weights, slanet_plus_dir, image, mode, unroll):
     features, structure, loc, shapes = _reference(slanet_plus_dir, [image])
     ours_structure, ours_loc = _ours(decoder, weights, features, mode, unroll)
-    # static shapes: every mode returns all max_text_length + 1 steps
+    # static shapes: every mode returns all max_text_length + 1 steps ...
     assert ours_structure.shape[1] == ours_loc.shape[1] == MAX_TEXT_LENGTH + 1
     _assert_same_result(structure, loc, ours_structure, ours_loc, shapes)
+    # ... and every step after the one where upstream's loop stopped reads as end-of-sequence
+    eos = ours_structure.shape[-1] - 1
+    stopped = structure.shape[1]  # upstream's output ends at the step where its loop broke
+    assert (ours_structure[0, stopped:].argmax(-1) == eos).all()
 
 
 @pytest.mark.parametrize("mode,unroll", MODES)

@@ -138,7 +138,7 @@ class _Walk:
             cost = _cost(loop, trips, len(body.ops) + nested)
             self.control_flow.append(ControlFlow(name, location, body_label, inner, condition,
                                                  len(body.ops), nested, str(trips) if trips else "?", cost))
-            extra = f"{len(body.ops)} ops per iteration in {body_label}; {cost}" if loop else ""
+            extra = f"{body_label}: {len(body.ops) + nested} ops per iteration; {cost}" if loop else ""
             if k == 0:
                 where = "every iteration of the enclosing loop" if depth and not loop else ""
                 self.note(rule, name, location, depth, "; ".join(x for x in (extra, where) if x))
@@ -150,7 +150,7 @@ def _cost(loop: bool, trips, ops_per_iteration: int) -> str:
     if not loop:
         return "1 host read per run"
     if trips is None:
-        return "trip count unknown: one host read and " + f"{ops_per_iteration} ops per iteration"
+        return "trip count unknown: one host read per iteration"
     bound = "" if trips.exact else "at most "
     return (f"{bound}{trips.iterations} iterations: {bound}{trips.iterations + 1} host reads and "
             f"{bound}{trips.iterations * ops_per_iteration} ops per run")

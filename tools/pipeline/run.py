@@ -133,8 +133,11 @@ def run_pipeline(tree, device: str, images: str, out, checkpoint=None, config=No
         if one_shot:  # the script itself, one fresh process per image, as its users run it
             for c in usable:
                 if "error" not in records.get(c.path.name, {"error": None}):
-                    records[c.path.name]["one_shot"] = time_predict_table(tree, c.path.resolve(), upstream_flags,
-                                                                          out, device_env(device))
+                    try:
+                        records[c.path.name]["one_shot"] = time_predict_table(tree, c.path.resolve(),
+                                                                              upstream_flags, out, device_env(device))
+                    except PipelineError as exc:  # the table itself was recorded: keep it, say why
+                        records[c.path.name]["one_shot"] = {"error": str(exc)}
     for name, rec in list(records.items()):
         if "error" in rec:
             failed[name] = rec.pop("error")

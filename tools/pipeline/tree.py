@@ -42,8 +42,8 @@ def tree_env(tree: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     # the tree first; then the caller's path (CANN puts its Python packages there) minus our
     # repository; PADDLEOCR_TREE_PYTHONPATH adds packages for the tree only (e.g. apted for TEDS)
-    entries = [str(tree), os.environ.get("PADDLEOCR_TREE_PYTHONPATH", "")] + \
-        os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    entries = [str(tree), *os.environ.get("PADDLEOCR_TREE_PYTHONPATH", "").split(os.pathsep),
+               *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
     kept = [e for e in entries if e and Path(e).resolve() != REPO_ROOT]
     env.pop("PYTHONPATH", None)
     if kept:
