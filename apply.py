@@ -102,13 +102,7 @@ def refresh(args: argparse.Namespace) -> int:
 
 
 def export_patches(args: argparse.Namespace) -> int:
-    lock = read_lock(args)
-    series = read_series(args, lock)
-    repo = buildtree.open_tree(args.tree, create=False)
-    if not buildtree.is_built(repo, buildtree.read_state(repo), buildtree.fingerprint(lock, series)):
-        raise OverlayError(
-            f"{args.tree} is not {summary(lock, series)} (run apply.py, or --refresh to keep commits made there)"
-        )
+    lock, series, repo = built_tree(args)
     names = export.export_patches(repo, lock, args.export_patches, args.author)
     by = f" as {args.author_given}" if args.author else ""
     say(f"wrote {len(names)} patch(es) against upstream {lock.short} to {args.export_patches}{by}")
@@ -116,12 +110,7 @@ def export_patches(args: argparse.Namespace) -> int:
 
 
 def build_wheel(args: argparse.Namespace) -> int:
-    lock = read_lock(args)
-    series = read_series(args, lock)
-    repo = buildtree.open_tree(args.tree, create=False)
-    if not buildtree.is_built(repo, buildtree.read_state(repo), buildtree.fingerprint(lock, series)):
-        risk = buildtree.work_at_risk(repo, buildtree.read_state(repo))
-        raise OverlayError(f"{args.tree} is not {summary(lock, series)}" + (f": {risk}" if risk else " (run apply.py)"))
+    lock, series, repo = built_tree(args)
     if args.new_release:
         release = releases.record_release(lock, series)
         say(f"release npu.{release.number} is upstream {lock.short} + series sha256:{release.series[:12]} "
@@ -130,6 +119,19 @@ def build_wheel(args: argparse.Namespace) -> int:
     built = wheel.build_wheel(repo, lock, series, release, args.dist)
     say(f"built {built.path} (paddleocr {built.version}, sha256 {built.sha256})")
     return 0
+
+
+def built_tree(args: argparse.Namespace):
+    """(lock, series, tree) for the steps that read a finished build: exactly pin + series, or refused."""
+    lock = read_lock(args)
+    series = read_series(args, lock)
+    repo = buildtree.open_tree(args.tree, create=False)
+    state = buildtree.read_state(repo)
+    if not buildtree.is_built(repo, state, buildtree.fingerprint(lock, series)):
+        risk = buildtree.work_at_risk(repo, state)
+        raise OverlayError(f"{args.tree} is not {summary(lock, series)}" + (f": {risk}" if risk else "")
+                           + "; run apply.py, or --refresh to keep commits made there")
+    return lock, series, repo
 
 
 def read_lock(args: argparse.Namespace) -> Lock:

@@ -141,7 +141,6 @@ def test_analysis_of_a_real_measurement_against_itself(two_tables, slanet_plus_d
             rows["upstream"][image]["median_ms"] / rows["twin"][image]["median_ms"])
     per_step = next(t for t in result["targets"] if t["id"] == "per_step")
     (check,) = per_step["checks"]
-    assert check["ratio"] == pytest.approx(result["fits"]["upstream"]["per_step_ms"] / result["fits"]["twin"]["per_step_ms"])
     assert check["pass"] is False and per_step["status"] == "fail"
     early = next(t for t in result["targets"] if t["id"] == "early_stop_end_to_end")
     assert early["checks"][0]["images"] == len(batches)  # both tables are 30-250 steps long

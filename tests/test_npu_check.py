@@ -112,8 +112,6 @@ def test_slanet_plus_kernel_rules_are_named(slanet_plus_dir, npu_kernels):
     assert rows[("reshape2", "top")].admitted_by == "allow:view"
     assert (rows[("matmul_v2", "while#1")].kernel, rows[("matmul_v2", "while#1")].mapping) == ("matmul", "legacy-name")
     assert all(u.admitted_by for u in report.ops)
-    missing = {u.op for u in report.ops if u.admitted_by == "missing"}
-    assert missing == {f.op for f in _rule(report, "no-kernel")}
 
 
 def test_cli_on_slanet_plus(slanet_plus_dir):

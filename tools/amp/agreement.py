@@ -32,7 +32,7 @@ import numpy as np
 from tools.bench.measure import decode_outputs
 from tools.pipeline.device import load_tree_device_module
 from tools.pipeline.tree import PRECISION_PATCH
-from tools.bench.predictors import config_for
+from tools.bench.predictors import TimedPredictor
 from tools.table_input import preprocess, read_image
 
 SAMPLES = Path(__file__).resolve().parents[2] / "tests" / "data" / "tables"
@@ -58,22 +58,15 @@ def structure_vocabulary(tree: Path) -> list[str]:
     return ["sos", *words, "eos"]
 
 
-class Predictor:
-    """The fp32 model in Paddle Inference on the CPU; oneDNN and bf16 as asked."""
+class Predictor(TimedPredictor):
+    """The fp32 model in Paddle Inference on the CPU, oneDNN and bf16 as asked; ``run`` gives the
+    outputs (the emulated models' interface), timing is the caller's."""
 
     def __init__(self, program: Path, onednn: bool, bf16_ops: set[str] | None = None, threads: int = 1):
-        from paddle import inference
-
-        config = config_for(program, threads, onednn, bf16_ops)  # the benchmarks' predictor settings
-        self.predictor = inference.create_predictor(config)
-        self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
-        self.outputs = [self.predictor.get_output_handle(n) for n in self.predictor.get_output_names()]
+        super().__init__(program, threads, onednn, bf16_ops)
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        self.input.reshape(list(batch.shape))
-        self.input.copy_from_cpu(batch)
-        self.predictor.run()
-        return [h.copy_to_cpu() for h in self.outputs]
+        return super().run(batch).outputs
 
 
 def table_images(rendered: int, seed: int, work: Path) -> dict[str, Path]:

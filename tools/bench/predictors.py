@@ -63,10 +63,10 @@ class Run:
 class TimedPredictor:
     """One predictor; ``run`` times input copy + run + output copy (what a caller pays)."""
 
-    def __init__(self, program: str | Path, threads: int):
+    def __init__(self, program: str | Path, threads: int, onednn: bool = False, bf16_ops=None):
         from paddle import inference
 
-        self.predictor = inference.create_predictor(config_for(program, threads))
+        self.predictor = inference.create_predictor(config_for(program, threads, onednn, bf16_ops))
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
         self.outputs = [self.predictor.get_output_handle(n) for n in self.predictor.get_output_names()]
 
