@@ -24,17 +24,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))  # run from any folder: the engine lives next to this file
+sys.path.insert(0, str(ROOT / "tools"))  # run from any folder, installed or not: the engine is tools/npu_overlay
 
-from tools.cli import exit_on_missing  # noqa: E402
+from npu_overlay.cli import exit_on_missing  # noqa: E402
 
 with exit_on_missing("apply.py", __name__):  # GitPython (and tomli before Python 3.11)
     from git import GitCommandError
 
-    from tools.engine import buildtree, check, export, patches, releases, source, wheel
-    from tools.engine.errors import OverlayError, git_stderr
-    from tools.engine.lock import Lock, load_lock
-    from tools.engine.series import Series, empty_series, load_series
+    from npu_overlay.engine import buildtree, check, export, patches, releases, source, wheel
+    from npu_overlay.engine.errors import OverlayError, git_stderr
+    from npu_overlay.engine.lock import Lock, load_lock
+    from npu_overlay.engine.series import Series, empty_series, load_series
 
 
 def build(args: argparse.Namespace) -> int:

@@ -68,7 +68,7 @@ def upstream_source() -> str:
 @pytest.fixture(scope="session")
 def slanet_plus_dir():
     """The real SLANet_plus inference model exported by PaddleX from upstream's SLAHead."""
-    from tools.model_cache import model_dir
+    from npu_overlay.model_cache import model_dir
 
     return model_dir("slanet_plus")
 
@@ -76,7 +76,7 @@ def slanet_plus_dir():
 @pytest.fixture(scope="session")
 def pin_tree(upstream_source, tmp_path_factory):
     """The pinned upstream commit's code, checked out by the overlay engine (no patches)."""
-    from tools.pipeline.pristine import build_tree
+    from npu_overlay.pipeline.pristine import build_tree
 
     return build_tree(tmp_path_factory.mktemp("pin") / "PaddleOCR", upstream_source, pin_only=True)
 
@@ -84,7 +84,7 @@ def pin_tree(upstream_source, tmp_path_factory):
 @pytest.fixture(scope="session")
 def patched_tree(upstream_source, tmp_path_factory):
     """The pin plus this repository's overlay series, as `python apply.py` builds it."""
-    from tools.pipeline.pristine import build_tree
+    from npu_overlay.pipeline.pristine import build_tree
 
     return build_tree(tmp_path_factory.mktemp("patched") / "PaddleOCR", upstream_source, pin_only=False)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.run_programdesc import loaded_program
+from npu_overlay.run_programdesc import loaded_program
 
 
 def run_inference_model(model_dir: Path, batch: np.ndarray) -> list[np.ndarray]:

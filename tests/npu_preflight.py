@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.patch_files import extract
+from npu_overlay.engine.patch_files import extract
 
 PREFLIGHT = """
 import argparse, sys

@@ -15,8 +15,14 @@ import numpy as np
 import paddle
 from paddle import nn
 
-from patch_files import load_static_decoder
-from tools.table_tokens import end_of_sequence, sequence_length
+from npu_overlay.engine.patch_files import extract, load_module
+from npu_overlay.table_tokens import end_of_sequence, sequence_length
+
+
+def load_static_decoder(dest):
+    """The decoding module that patch 0001 adds to upstream's tree."""
+    path = "ppocr/modeling/heads/table_static_decode.py"
+    return load_module(extract(path, dest), "table_static_decode")
 
 
 def decoded_tables(structure, loc, shapes):
@@ -73,7 +79,7 @@ def export_head(slanet_plus_dir, out, mode, unroll, max_text_length=500):
     """Patch 0001's decoder with SLANet_plus's head weights exported on its own (input: the
     flattened features [1, 256, 96]) as a Paddle inference model in ``out``; a ``max_text_length``
     below 500 gives a shorter decode (tables of fewer steps only)."""
-    from tools.convert_weights import head_params
+    from npu_overlay.convert_weights import head_params
 
     decoder = load_static_decoder(out)
     head = SLAHeadLayers(decoder, head_params(slanet_plus_dir, "SLANet_ch"), decoder.DecodeStrategy(mode, unroll),

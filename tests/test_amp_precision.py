@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
-from patch_files import OVERLAY, extract, load_module
+from npu_overlay.engine.patch_files import extract, load_module, overlay_dir
+
+OVERLAY = overlay_dir()
 
 AMP_PATCH = next(OVERLAY.glob("*-AMP-settings-*.patch"))
 SAMPLES = sorted((Path(__file__).parent / "data" / "tables").glob("*.png"))
@@ -143,8 +145,8 @@ def test_bf16_on_a_cpu_that_has_it_runs_through_onednn(precision):
 
 
 def _decode(model, image_path):
-    from tools.bench.measure import decode_outputs
-    from tools.table_input import preprocess, read_image
+    from npu_overlay.bench.measure import decode_outputs
+    from npu_overlay.table_input import preprocess, read_image
 
     image = read_image(image_path)
     return decode_outputs(model.run(preprocess(image)[0])), float(max(image.shape[:2]))
@@ -152,7 +154,7 @@ def _decode(model, image_path):
 
 @pytest.fixture(scope="module")
 def fp32_reference(slanet_plus_dir):
-    from tools.amp.agreement import Predictor
+    from npu_overlay.amp.agreement import Predictor
 
     model = Predictor(Path(slanet_plus_dir) / "inference.pdmodel", onednn=False)
     return {p.name: _decode(model, p) for p in SAMPLES}
@@ -160,7 +162,7 @@ def fp32_reference(slanet_plus_dir):
 
 def test_emulation_harness_alone_changes_nothing_and_fp16_rounding_is_real(slanet_plus_dir, fp32_reference,
                                                                            precision):
-    from tools.amp.emulate import EmulatedModel
+    from npu_overlay.amp.emulate import EmulatedModel
 
     prefix = str(Path(slanet_plus_dir) / "inference")
     sample = SAMPLES[0]
@@ -177,8 +179,8 @@ def test_emulation_harness_alone_changes_nothing_and_fp16_rounding_is_real(slane
 
 def test_bf16_agrees_with_fp32_on_the_sample_tables(slanet_plus_dir, fp32_reference, precision):
     """Real bf16 (oneDNN) where this CPU has it, else bf16 emulated; same tokens on every sample."""
-    from tools.amp.agreement import Predictor
-    from tools.amp.emulate import EmulatedModel
+    from npu_overlay.amp.agreement import Predictor
+    from npu_overlay.amp.emulate import EmulatedModel
 
     black = set(precision.DEFAULT_BLACK_LIST)
     if precision.cpu_has_bf16():

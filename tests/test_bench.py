@@ -1,4 +1,4 @@
-"""The decode benchmark (tools.bench) on real exports and real table images.
+"""The decode benchmark (npu_overlay.bench) on real exports and real table images.
 
 Offline: PaddleX's SLANet_plus export timed for real on two sample tables (``--no-export``),
 and the analysis run on a real measurement. Nothing here expects a timing: the checks are
@@ -25,7 +25,7 @@ TWO_TABLES = ("grid_5x4.png", "grid_12x6.png")  # different lengths, so a line c
 
 
 def bench(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "tools.bench", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "npu_overlay.bench", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True)
 
 
@@ -77,7 +77,7 @@ def test_report_shows_the_latency_plot(no_export_run):
 
 
 def test_steps_are_those_of_the_models_own_outputs(no_export_run, slanet_plus_dir):
-    from tools.table_input import preprocess, read_image
+    from npu_overlay.table_input import preprocess, read_image
 
     _, result, _ = no_export_run
     for image, row in result["analysis"]["per_image"]["upstream"].items():
@@ -123,10 +123,10 @@ def test_targets_are_not_evaluated_without_the_overlay(no_export_run):
 def test_analysis_of_a_real_measurement_against_itself(two_tables, slanet_plus_dir):
     """The upstream export timed twice under two roles: tokens equal, ratios consistent with the
     medians, and the targets failed (a model is not several times cheaper than itself)."""
-    from tools.bench.analysis import analyse
-    from tools.bench.measure import measure
-    from tools.bench.models import BenchModel, reference_model
-    from tools.table_input import preprocess, read_image
+    from npu_overlay.bench.analysis import analyse
+    from npu_overlay.bench.measure import measure
+    from npu_overlay.bench.models import BenchModel, reference_model
+    from npu_overlay.table_input import preprocess, read_image
 
     reference = reference_model()
     twin = BenchModel("twin", "overlay", reference.program, "the same export again", "early_stop", 1)

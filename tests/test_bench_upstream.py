@@ -35,7 +35,7 @@ def trees(upstream_source, tmp_path_factory):
 
 def bench(*args, cwd=ROOT):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "tools.bench", *map(str, args)], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "npu_overlay.bench", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True)
 
 

@@ -1,7 +1,7 @@
 """The drop-in wheel against upstream's published paddleocr==2.8.1, each in a fresh virtual environment.
 
 Builds the wheel from the patched tree (release number 0: the record may not know a series under
-work), then runs `python -m tools.dropin` end to end: pip installs paddlepaddle and each package
+work), then runs `python -m npu_overlay.dropin` end to end: pip installs paddlepaddle and each package
 (the package registry is needed; pip's cache makes reruns quick), PPStructure(layout=False) and the
 `paddleocr` console script on the sample tables with the cached PP-OCRv4 and SLANet_plus models.
 A few minutes.
@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from git import Repo
 
-from tools.dropin.compare import main
-from tools.engine.lock import load_lock
-from tools.engine.releases import Release
-from tools.engine.series import load_series
-from tools.engine.wheel import build_wheel
+from npu_overlay.dropin.compare import main
+from npu_overlay.engine.lock import load_lock
+from npu_overlay.engine.releases import Release
+from npu_overlay.engine.series import load_series
+from npu_overlay.engine.wheel import build_wheel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +47,6 @@ def test_our_wheel_is_upstreams_package_plus_the_overlay(patched_tree, tmp_path)
     assert "device" in set(ours["flags"]) - set(up["flags"])
     traced = {r["path"]: r["cause"] for r in result["files"] if r["status"] != "same"}
     assert traced["paddleocr/tools/infer/static_shape_check.py"].startswith("patch ")
-    assert traced["paddleocr/_npu_overlay.py"] == "wheel build stamp (tools/engine/wheel.py)"
+    assert traced["paddleocr/_npu_overlay.py"] == "wheel build stamp (tools/npu_overlay/engine/wheel.py)"
     assert traced["paddleocr/tools/infer/predict_rec.py"].startswith("upstream after the 2.8.1 release")
     assert result["install_over"]["left_after_uninstall"] == []

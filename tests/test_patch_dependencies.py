@@ -10,11 +10,12 @@ import subprocess
 
 import pytest
 
-from patch_files import OVERLAY
+from npu_overlay.engine.patch_files import overlay_dir, series_files
+
+OVERLAY = overlay_dir()
 
 DEPENDS_ON = re.compile(r"^Depends-on: (\S+\.patch)$", re.MULTILINE)
-SERIES = [line.strip() for line in (OVERLAY / "series").read_text().splitlines()
-          if line.strip() and not line.startswith("#")]
+SERIES = [patch.name for patch in series_files()]
 
 
 def declared(name: str) -> list[str]:

@@ -5,7 +5,7 @@ import shutil
 import pytest
 import yaml
 
-from tests.patch_files import extract, load_module
+from npu_overlay.engine.patch_files import extract, load_module
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import sys
 import onnxruntime
 import pytest
 
-from tests.patch_files import extract, load_module
+from npu_overlay.engine.patch_files import extract, load_module
 
 
 @pytest.fixture(scope="module")

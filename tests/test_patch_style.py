@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from patch_files import OVERLAY, extract
-from tools.engine.series import load_series
+from npu_overlay.engine.patch_files import extract, overlay_dir
+from npu_overlay.engine.series import load_series
+
+OVERLAY = overlay_dir()
 
 BLACK_VERSION = "24.4.2"  # rev of psf/black in the pin's .pre-commit-config.yaml
 LICENCE_LINES = (

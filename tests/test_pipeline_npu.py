@@ -17,7 +17,7 @@ TABLES = ROOT / "tests" / "data" / "tables"
 @pytest.mark.npu
 def test_fixed_export_on_the_npu_matches_upstream_on_the_cpu(npu_device, patched_tree, pin_tree, tmp_path):
     out = tmp_path / "regress"
-    proc = subprocess.run([sys.executable, "-m", "tools.pipeline.regress", "--tree", str(patched_tree),
+    proc = subprocess.run([sys.executable, "-m", "npu_overlay.pipeline.regress", "--tree", str(patched_tree),
                            "--pristine-tree", str(pin_tree), "--device", npu_device, "--require-static",
                            "--images", str(TABLES), "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
     assert (out / "report.md").is_file(), proc.stderr[-3000:]

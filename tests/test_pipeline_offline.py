@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from tools.pipeline import PipelineError
-from tools.pipeline.compare import compare_records
-from tools.pipeline.images import list_images
-from tools.pipeline.report import render
+from npu_overlay.pipeline import PipelineError
+from npu_overlay.pipeline.compare import compare_records
+from npu_overlay.pipeline.images import list_images
+from npu_overlay.pipeline.report import render
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "tests" / "data" / "records"
@@ -74,8 +74,8 @@ def _cli(*args):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["tools.pipeline", "--tree", "no/such/tree", "--images", "tests", "--out", "x"], "not an upstream PaddleOCR tree"),
-    (["tools.pipeline.regress", "--tree", "no/such/tree", "--images", "tests", "--out", "x"], "not an upstream PaddleOCR tree"),
+    (["npu_overlay.pipeline", "--tree", "no/such/tree", "--images", "tests", "--out", "x"], "not an upstream PaddleOCR tree"),
+    (["npu_overlay.pipeline.regress", "--tree", "no/such/tree", "--images", "tests", "--out", "x"], "not an upstream PaddleOCR tree"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(argv, message, tmp_path):
     argv = [a if a != "x" else str(tmp_path / "out") for a in argv]
@@ -86,7 +86,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(argv, message, tmp_path):
 
 
 def test_reference_file_must_be_records(tmp_path):
-    from tools.pipeline.regress import load_records
+    from npu_overlay.pipeline.regress import load_records
 
     (tmp_path / "r.json").write_text("[1, 2]")
     with pytest.raises(PipelineError, match="not a records.json"):

@@ -22,7 +22,7 @@ def trees(patched_tree, pin_tree):
 def test_patched_tree_matches_upstream_on_every_sample_table(trees, tmp_path):
     patched, pristine = trees
     out = tmp_path / "regress"
-    proc = subprocess.run([sys.executable, "-m", "tools.pipeline.regress", "--tree", str(patched),
+    proc = subprocess.run([sys.executable, "-m", "npu_overlay.pipeline.regress", "--tree", str(patched),
                            "--pristine-tree", str(pristine), "--device", "cpu", "--images", str(TABLES),
                            "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
     comparison = json.loads((out / "comparison.json").read_text())
@@ -39,11 +39,11 @@ def test_patched_tree_matches_upstream_on_every_sample_table(trees, tmp_path):
 def test_recorded_reference_is_reused_without_the_pristine_tree(trees, tmp_path):
     patched, pristine = trees
     first = tmp_path / "first"
-    subprocess.run([sys.executable, "-m", "tools.pipeline", "--tree", str(pristine), "--device", "cpu",
+    subprocess.run([sys.executable, "-m", "npu_overlay.pipeline", "--tree", str(pristine), "--device", "cpu",
                     "--images", str(TABLES), "--out", str(first), "--no-one-shot"], cwd=ROOT, check=True,
                    capture_output=True)
     out = tmp_path / "again"
-    proc = subprocess.run([sys.executable, "-m", "tools.pipeline.regress", "--tree", str(patched),
+    proc = subprocess.run([sys.executable, "-m", "npu_overlay.pipeline.regress", "--tree", str(patched),
                            "--reference", str(first / "records.json"), "--device", "cpu",
                            "--images", str(TABLES), "--out", str(out), "--no-one-shot"], cwd=ROOT,
                           capture_output=True, text=True)

@@ -1,6 +1,6 @@
-"""tools.quantize_int8 on real weights: the decoder of overlay patch 0001 with SLANet_plus's head
+"""npu_overlay.quantize_int8 on real weights: the decoder of overlay patch 0001 with SLANet_plus's head
 weights, exported with a shorter unrolled decode (81 steps: the whole model's 501-step head
-takes minutes to quantize on two cores), converted by tools.onnx_export, calibrated on the
+takes minutes to quantize on two cores), converted by npu_overlay.onnx_export, calibrated on the
 features of three tables rendered with the calibration seed and quantized as the `head`
 variant quantizes the whole model in docs/int8.json (its decoder's weight matrices, MatMul per
 tensor, the report's calibration method). Checked: the QDQ graph is what AMCT takes, and the
@@ -22,14 +22,14 @@ import pytest
 
 from inference_runner import run_with_head_input
 from table_head_layers import export_head
-from tools.onnx_export.__main__ import export_onnx
-from tools.onnx_export.simplify import ort_session
-from tools.quantize_int8 import CALIBRATION_SEED, OP_TYPES
-from tools.quantize_int8.calibration import ArrayReader
-from tools.quantize_int8.graph import has_constant_weight, summarize_qdq
-from tools.quantize_int8.quantize import quantize
-from tools.render_tables import random_spec, write
-from tools.table_input import preprocess, read_image
+from npu_overlay.onnx_export.__main__ import export_onnx
+from npu_overlay.onnx_export.simplify import ort_session
+from npu_overlay.quantize_int8 import CALIBRATION_SEED, OP_TYPES
+from npu_overlay.quantize_int8.calibration import ArrayReader
+from npu_overlay.quantize_int8.graph import has_constant_weight, summarize_qdq
+from npu_overlay.quantize_int8.quantize import quantize
+from npu_overlay.render_tables import random_spec, write
+from npu_overlay.table_input import preprocess, read_image
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = REPO / "tests" / "data" / "tables"
@@ -116,7 +116,7 @@ def test_int8_head_decodes_fp32_tokens(head_onnx, quantized, slanet_plus_dir):
 
 
 def test_bad_input_is_one_line(tmp_path):
-    cli = [sys.executable, "-m", "tools.quantize_int8"]
+    cli = [sys.executable, "-m", "npu_overlay.quantize_int8"]
     missing = subprocess.run(cli + [str(tmp_path / "none.onnx"), "--calibration", str(TABLES), "--out", str(tmp_path)],
                              cwd=REPO, capture_output=True, text=True)
     (tmp_path / "model.onnx").write_bytes(b"")

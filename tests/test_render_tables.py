@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tools.render_tables import SAMPLES, TableSpec, random_spec, render
+from npu_overlay.render_tables import SAMPLES, TableSpec, random_spec, render
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = REPO / "tests" / "data" / "tables"
@@ -24,7 +24,7 @@ SAMPLE_NAMES = sorted(SAMPLES)
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "tools.render_tables", *args],
+    return subprocess.run([sys.executable, "-m", "npu_overlay.render_tables", *args],
                           cwd=REPO, env=env, capture_output=True, text=True)
 
 
@@ -178,7 +178,7 @@ def test_slanet_plus_reads_plain_grids_as_drawn(pin_tree, slanet_plus_dir, tmp_p
     import numpy as np
 
     from inference_runner import run_inference_model
-    from tools.table_input import preprocess, read_image
+    from npu_overlay.table_input import preprocess, read_image
 
     plain = [n for n in SAMPLE_NAMES if SAMPLES[n].style != "borderless" and not SAMPLES[n].merges]
     arrays = {}

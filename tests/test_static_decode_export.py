@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from table_head_layers import export_head
-from tools.npu_check import BUNDLED_KERNEL_LIST, check_model
+from npu_overlay.npu_check import BUNDLED_KERNEL_LIST, check_model
 UPSTREAM_OPS_PER_STEP = 72  # measured on the SLANet_plus export by tests/test_npu_check.py
 ITERATIONS = 63  # ceil(501 steps / 8)
 

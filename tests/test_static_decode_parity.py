@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from inference_runner import run_with_head_input
-from patch_files import load_static_decoder
+from table_head_layers import load_static_decoder
 from table_head_layers import SLAHeadLayers, decoded_tables
-from tools.convert_weights import head_params
-from tools.table_input import preprocess, read_image
+from npu_overlay.convert_weights import head_params
+from npu_overlay.table_input import preprocess, read_image
 
 TABLES = Path(__file__).resolve().parent / "data" / "tables"
 SAMPLES = sorted(TABLES.glob("*.png"))

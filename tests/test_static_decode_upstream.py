@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tools.pipeline.export import PLAIN_CONFIG, export_table_model
-from tools.pipeline.tree import run_in_tree, run_script_in_tree
+from npu_overlay.pipeline.export import PLAIN_CONFIG, export_table_model
+from npu_overlay.pipeline.tree import run_in_tree
 
 TABLES = Path(__file__).resolve().parent / "data" / "tables"
 TABLE_DICT = "ppocr/utils/dict/table_structure_dict_ch.txt"
@@ -88,8 +88,8 @@ np.savez(sys.argv[2], **{k: v.numpy() for k, v in out.items()})
 
 
 def test_training_outputs_are_unchanged(pin_tree, patched_tree, tmp_path):
-    from tools.convert_weights import convert
-    from tools.model_cache import model_dir
+    from npu_overlay.convert_weights import convert
+    from npu_overlay.model_cache import model_dir
 
     weights = convert(model_dir("slanet_plus"), "SLANet_ch", tmp_path / "w")
     script = tmp_path / "probe.py"
@@ -97,7 +97,7 @@ def test_training_outputs_are_unchanged(pin_tree, patched_tree, tmp_path):
     outputs = {}
     for label, tree in (("pristine", pin_tree), ("patched", patched_tree)):
         out = tmp_path / f"{label}.npz"
-        proc = run_script_in_tree(tree, script, [str(weights), str(out)], tmp_path / f"{label}.log")
+        proc = run_in_tree(tree, [str(script), str(weights), str(out)], tmp_path / f"{label}.log")
         assert proc.returncode == 0, (tmp_path / f"{label}.log").read_text()[-3000:]
         outputs[label] = np.load(out)
     assert set(outputs["pristine"].files) == {"structure_probs", "loc_preds"}
@@ -132,7 +132,7 @@ def _attention_head(tree: Path, work: Path, options: list[str]):
     script = work / "probe.py"
     script.write_text(ATTENTION_HEAD_PROBE)
     out = work / "out.npz"
-    proc = run_script_in_tree(tree, script, [str(out), *options], work / "probe.log")
+    proc = run_in_tree(tree, [str(script), str(out), *options], work / "probe.log")
     assert proc.returncode == 0, (work / "probe.log").read_text()[-3000:]
     return np.load(out)
 

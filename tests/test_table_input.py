@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.table_input import MAX_LEN, preprocess, read_image
+from npu_overlay.table_input import MAX_LEN, preprocess, read_image
 
 TABLES = Path(__file__).resolve().parent / "data" / "tables"
 IMAGES = sorted(TABLES.glob("*.png"))

@@ -291,7 +291,7 @@ def test_exported_patches_rebuild_an_identical_tree_on_a_pristine_pin(capsys, pr
 
 
 def test_patch_metadata_is_read_and_kept_through_refresh(capsys, project):
-    from tools.engine.series import load_series
+    from npu_overlay.engine.series import load_series
 
     first, second = load_series(project.overlay).patches
     assert (first.bugs, first.forwarded) == ((), None)
@@ -541,8 +541,8 @@ def test_apply_py_runs_from_any_folder(project, upstream, tmp_path):
 
 
 def test_the_project_lock_and_series_are_well_formed():
-    from tools.engine.lock import load_lock
-    from tools.engine.series import parse_patch, read_series_names
+    from npu_overlay.engine.lock import load_lock
+    from npu_overlay.engine.series import parse_patch, read_series_names
 
     lock = load_lock(ROOT / "upstream.lock")
     assert lock.commit == "d1583d4e08a9b3d7805a9f73b7b758bec258d4c9"

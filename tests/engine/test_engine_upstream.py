@@ -15,8 +15,8 @@ import pytest
 from git import Repo
 
 import apply
-from tools.engine.lock import load_lock
-from tools.engine.series import read_series_names
+from npu_overlay.engine.lock import load_lock
+from npu_overlay.engine.series import read_series_names
 
 ROOT = Path(apply.__file__).resolve().parent
 LOCK = load_lock(ROOT / "upstream.lock")

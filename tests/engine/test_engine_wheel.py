@@ -20,7 +20,7 @@ from git import Actor, Repo
 
 import apply
 from fixture_upstream import _commit, write_lock
-from tools.engine.series import load_series
+from npu_overlay.engine.series import load_series
 
 PATCHER = Actor("Dee Packager", "dee@example.org")
 PYPROJECT = """\

@@ -1,5 +1,0 @@
-import sys
-
-from tools.dropin.compare import main
-
-sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from npu_overlay.dropin.compare import main
+
+sys.exit(main())

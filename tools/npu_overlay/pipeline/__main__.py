@@ -1,0 +1,5 @@
+import sys
+
+from npu_overlay.pipeline.run import main
+
+sys.exit(main())

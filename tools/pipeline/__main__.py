@@ -1,5 +1,0 @@
-import sys
-
-from tools.pipeline.run import main
-
-sys.exit(main())
