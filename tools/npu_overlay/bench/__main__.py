@@ -147,10 +147,11 @@ def cold_starts(bench_models, image: Path, threads: int, rounds: int, log) -> di
     """model -> one cold-start record per fresh process; the model order rotates every round."""
     from npu_overlay.bench.cold_start import cold_start_in_fresh_process
 
-    cold: dict[str, list[dict]] = {m.name: [] for m in bench_models}
+    exported = [m for m in bench_models if m.tree is None]  # a dygraph model has no export to start from
+    cold: dict[str, list[dict]] = {m.name: [] for m in exported}
     for round_ in range(rounds):
-        shift = round_ % len(bench_models)
-        for model in bench_models[shift:] + bench_models[:shift]:
+        shift = round_ % len(exported)
+        for model in exported[shift:] + exported[:shift]:
             log(f"cold start {round_ + 1}/{rounds}: {model.name}")
             cold[model.name].append(cold_start_in_fresh_process(model.program, str(image), threads, runs=3))
     return cold if rounds else {}

@@ -72,7 +72,8 @@ def decode_fits(m: Measurement, rows: dict, backbone: float | None) -> dict[str,
         steps = [images[i]["steps_run"] for i in m.images]
         ms = [images[i]["median_ms"] for i in m.images]
         fit = fit_line(steps, ms)
-        same_runtime = not str(model.program).endswith(".onnx")  # the backbone was timed on Paddle Inference
+        # the backbone was timed on Paddle Inference: onnxruntime and dygraph have costs of their own
+        same_runtime = not str(model.program).endswith(".onnx") and model.tree is None
         if fit is not None:
             fit.update(per_step_ms=fit["slope_ms"], method="slope of end-to-end ms against steps run")
         elif not same_runtime:
@@ -178,8 +179,9 @@ def correctness(m: Measurement, rows: dict) -> list[dict]:
 
 def add_op_counts(m: Measurement, fits: dict) -> None:
     """Exported ops per decode step next to each fit, and the time per op they imply."""
-    counts = {x.name: count_ops(x.program) for x in m.models}
-    kinds = {x.name: (x.decode_mode, x.unroll) for x in m.models}
+    exported = [x for x in m.models if x.tree is None]  # a dygraph model has no program to count
+    counts = {x.name: count_ops(x.program) for x in exported}
+    kinds = {x.name: (x.decode_mode, x.unroll) for x in exported}
     per_step = ops_per_step(counts, kinds, FEATURES if FEATURES in counts else None)
     for name, fit in fits.items():
         ops = per_step.get(name)

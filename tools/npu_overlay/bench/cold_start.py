@@ -23,12 +23,12 @@ from npu_overlay import REPO_ROOT, child_env
 
 
 def measure_cold_start(program: str, image: str, threads: int, runs: int) -> dict:
-    from npu_overlay.bench.predictors import make_predictor
+    from npu_overlay.bench.predictors import program_predictor
     from npu_overlay.table_input import preprocess, read_image
 
     batch = preprocess(read_image(image))[0]
     start = time.perf_counter()
-    predictor = make_predictor(program, threads)
+    predictor = program_predictor(program, threads)
     created = time.perf_counter() - start
     first = predictor.run(batch).seconds
     steady = [predictor.run(batch).seconds for _ in range(runs)]

@@ -31,11 +31,8 @@ class Features(paddle.nn.Layer):
         return self.model(x)[-1]
 
 
-def main(config_path, weights, out_prefix, height, width):
-    arch = load_config(config_path)["Architecture"]
-    arch.pop("Head")
-    arch["Backbone"]["pretrained"] = False  # the weights come from WEIGHTS_PREFIX
-    model = build_model(arch)
+def load_weights(model, weights):
+    """Every tensor of ``model`` from ``WEIGHTS.pdparams``; exits naming the first one missing."""
     params = paddle.load(weights + ".pdparams")
     state = model.state_dict()
     missing = sorted(k for k in state if k not in params)
@@ -44,11 +41,20 @@ def main(config_path, weights, out_prefix, height, width):
             len(missing), len(state), weights, missing[0]))
     model.set_state_dict({k: params[k] for k in state})
     model.eval()
+    return len(state)
+
+
+def main(config_path, weights, out_prefix, height, width):
+    arch = load_config(config_path)["Architecture"]
+    arch.pop("Head")
+    arch["Backbone"]["pretrained"] = False  # the weights come from WEIGHTS_PREFIX
+    model = build_model(arch)
+    tensors = load_weights(model, weights)
     layer = Features(model)
     layer.eval()
     spec = [paddle.static.InputSpec([1, 3, int(height), int(width)], "float32", "x")]
     paddle.jit.save(paddle.jit.to_static(layer, input_spec=spec), out_prefix)
-    print("features model saved to {} ({} tensors)".format(out_prefix, len(state)))
+    print("features model saved to {} ({} tensors)".format(out_prefix, tensors))
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def compare(decoded: Decoded, reference: Decoded) -> dict:
 def measure(models: list[BenchModel], batches: dict[str, np.ndarray], threads: int, repeats: int,
             warmup: int = 2, log=print) -> Measurement:
     images = list(batches)
-    predictors = {m.name: make_predictor(m.program, threads) for m in models}
+    predictors = {m.name: make_predictor(m, threads) for m in models}
     by_name = {m.name: m for m in models}
     result = Measurement(models, images)
     for name, predictor in predictors.items():
@@ -92,4 +92,6 @@ def measure(models: list[BenchModel], batches: dict[str, np.ndarray], threads: i
             for name in names[shift:] + names[:shift]:
                 result.seconds[name][image].append(predictors[name].run(batch).seconds)
         log(f"round {round_ + 1}/{repeats} done")
+    for predictor in predictors.values():
+        getattr(predictor, "close", lambda: None)()  # dygraph workers
     return result

@@ -11,6 +11,8 @@
   onnxruntime's CPU provider, the form ATC and onnxruntime-cann take.
 * ``upstream-en-onnx``: upstream's English SLANet as RapidTable publishes it (a dynamic ONNX
   with a ``Loop``); other weights and vocabulary, so only its costs compare, not its tokens.
+* ``upstream-dygraph``: the pristine pin tree's own model in dygraph (eager) mode, on the same
+  weights (``dygraph_worker.py``), as training code runs it (optional: needs a pristine tree).
 * ``features``: the same backbone + neck without the head (``features_export.py``), whose
   time is the backbone time the decode cost is measured against.
 
@@ -52,6 +54,8 @@ class BenchModel:
     decode_mode: str | None = None          # overlay: fixed | early_stop; upstream: early stop by nature
     unroll: int | str | None = None         # overlay: steps per loop iteration, or 'all'; upstream: 1
     export_s: float | None = None           # wall time of its export
+    tree: str | None = None                 # dygraph: the tree whose model runs (program: its weights)
+    config: str | None = None               # dygraph: the config it is built from
 
     def steps_run(self, first_eos: int | None, rows: int) -> int:
         """Decode steps the model ran for a sequence whose first end-of-sequence is at
@@ -68,6 +72,7 @@ class BenchModel:
     def to_json(self, out: Path) -> dict:
         """As recorded in bench.json: the program relative to --out (no machine paths)."""
         data = asdict(self)
+        data.pop("tree")  # a machine path
         program = Path(self.program).resolve()
         out = out.resolve()
         data["program"] = (str(program.relative_to(out)) if program.is_relative_to(out)
@@ -147,6 +152,12 @@ def export_upstream_pir(pin_tree: Path, work: Path, weights: Path) -> BenchModel
                       "early_stop", 1, seconds)
 
 
+def upstream_dygraph(pin_tree: Path, weights: Path) -> BenchModel:
+    return BenchModel("upstream-dygraph", "upstream", str(weights) + ".pdparams",
+                      f"pristine pin tree: {PLAIN_CONFIG}'s model in dygraph mode (no export), same weights",
+                      "early_stop", 1, tree=str(pin_tree), config=PLAIN_CONFIG)
+
+
 def export_features(tree: Path, work: Path, weights: Path) -> BenchModel:
     """Backbone + neck, by our script run against the tree."""
     out = _fresh(work / FEATURES).resolve()  # the script runs with cwd = the tree
@@ -175,8 +186,10 @@ def prepare_models(work: Path, tree: Path | None, pin_tree: Path | None, strateg
     if pin_tree is not None:
         log("exporting upstream-pir from the pristine tree")
         models.append(export_upstream_pir(pin_tree, work, weights))
+        models.append(upstream_dygraph(pin_tree, weights))
     else:
-        notes.append("upstream-pir skipped: no --pin-tree (a pristine tree, `python apply.py --pin-only --tree DIR`)")
+        notes.append("upstream-pir and upstream-dygraph skipped: no --pin-tree (a pristine tree, "
+                     "`python apply.py --pin-only --tree DIR`)")
     if tree is not None:
         for mode, unroll in strategies:
             log(f"exporting {overlay_name(mode, unroll)}")

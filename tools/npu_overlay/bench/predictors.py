@@ -12,6 +12,10 @@
 from __future__ import annotations
 
 import functools
+import io
+import struct
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -105,6 +109,58 @@ class OnnxPredictor:
         return Run(seconds, sorted(outputs, key=lambda o: o.shape[-1]))
 
 
-def make_predictor(program: str | Path, threads: int):
+# the dygraph worker's messages are preceded by their length
+MESSAGE_LENGTH = struct.Struct("<Q")
+
+
+class DygraphPredictor:
+    """Upstream's model in dygraph mode, in a worker process inside the tree that holds it
+    (``npu_overlay.bench.dygraph_worker``); ``run`` returns the seconds the worker measured around
+    the call, without the pipe's transfer."""
+
+    def __init__(self, tree: str | Path, config: str, weights: str | Path, threads: int, log: Path):
+        """``weights``: the prefix of a ``.pdparams`` file for ``config``'s model."""
+        from npu_overlay.pipeline.tree import tree_env
+
+        self.length = MESSAGE_LENGTH
+        self.log = Path(log)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        # the same threads as the predictors, and oneDNN off as there
+        env = tree_env(Path(tree), {"OMP_NUM_THREADS": str(threads), "FLAGS_use_mkldnn": "0"})
+        with self.log.open("wb") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "npu_overlay.bench.dygraph_worker", config,
+                                          str(weights)], cwd=tree, env=env, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=err)
+
+    def run(self, batch: np.ndarray) -> Run:
+        buffer = io.BytesIO()
+        np.save(buffer, batch)
+        try:
+            self.proc.stdin.write(self.length.pack(len(buffer.getvalue())) + buffer.getvalue())
+            self.proc.stdin.flush()
+            head = self.proc.stdout.read(self.length.size)
+            reply = np.load(io.BytesIO(self.proc.stdout.read(self.length.unpack(head)[0])))
+        except (BrokenPipeError, struct.error):
+            from npu_overlay.bench import BenchError
+            from npu_overlay.pipeline.tree import last_error_line
+
+            self.proc.wait(timeout=60)
+            raise BenchError(f"the dygraph worker stopped ({self.log}): {last_error_line(self.log)}") from None
+        return Run(float(reply["seconds"]), [reply["loc_preds"], reply["structure_probs"]])
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def program_predictor(program: str | Path, threads: int):
     """Paddle Inference for a Paddle export, onnxruntime for an ``.onnx``."""
     return (OnnxPredictor if Path(program).suffix == ".onnx" else TimedPredictor)(program, threads)
+
+
+def make_predictor(model, threads: int):
+    """The predictor of a ``BenchModel``: its program's, or a dygraph worker in its tree."""
+    if model.tree is not None:
+        return DygraphPredictor(model.tree, model.config, Path(model.program).with_suffix(""), threads,
+                                Path(model.program).parent / f"{model.name}.log")
+    return program_predictor(model.program, threads)
