@@ -18,10 +18,10 @@ from pathlib import Path
 from npu_overlay.cli import ToolError, missing_dependency
 from npu_overlay.pipeline import PipelineError
 from npu_overlay.pipeline.compare import compare_records, teds_scores
-from npu_overlay.pipeline.device import precision_preflight, preflight
 from npu_overlay.pipeline.pristine import pristine_tree
 from npu_overlay.pipeline.report import render
-from npu_overlay.pipeline.run import add_run_arguments, run_pipeline
+from npu_overlay.pipeline.run import run_pipeline
+from npu_overlay.pipeline.settings import add_run_arguments, settings_from_args
 from npu_overlay.pipeline.tree import check_tree
 
 
@@ -40,20 +40,15 @@ def regress(args) -> int:
     out = Path(args.out).resolve()
     if (out / "report.md").exists() and not args.overwrite:
         raise PipelineError(f"{out / 'report.md'} exists; pass --overwrite to replace it, or choose another --out")
-    tree = check_tree(args.tree)
-    precision_preflight(tree, preflight(tree, args.device), args.precision)  # fail fast, before the reference
-    common = dict(images=args.images, checkpoint=args.checkpoint, det_model_dir=args.det_model_dir,
-                  rec_model_dir=args.rec_model_dir, rec_dict=args.rec_dict, warmup=args.warmup,
-                  overwrite=args.overwrite, one_shot=args.one_shot)
+    candidate_settings = settings_from_args(args, args.tree, out / "candidate")  # fails fast, before the reference
+    tree = candidate_settings.tree
     if args.reference:
         reference = load_records(args.reference)
     else:
         upstream = check_tree(args.pristine_tree) if args.pristine_tree and Path(args.pristine_tree).is_dir() \
             else pristine_tree(args.pristine_tree or "build/PaddleOCR-pristine")
-        reference = run_pipeline(upstream, "cpu", out=out / "reference", **common)
-    candidate = run_pipeline(tree, args.device, out=out / "candidate", config=args.config, options=args.opt,
-                             table_model_dir=args.table_model_dir, require_static=args.require_static,
-                             precision=args.precision, **common)
+        reference = run_pipeline(settings_from_args(args, upstream, out / "reference", device="cpu", candidate=False))
+    candidate = run_pipeline(candidate_settings)
     scores = teds_scores(tree, reference, candidate, out)
     comparison = compare_records(reference, candidate, scores, args.box_tol, args.teds_min, args.max_latency_ratio)
     (out / "comparison.json").write_text(json.dumps(comparison.to_json(), indent=1), encoding="utf-8")
