@@ -7,7 +7,6 @@ pre-commit hook formats it (black, at the version the pin's .pre-commit-config.y
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

@@ -2,7 +2,6 @@
 over the sample tables, with the real models (slow: two exports, two predict_table runs)."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -5,15 +5,17 @@
 * exit 1: a check ran and found problems (hazards, regressions, a tree that differs);
 * a traceback: a bug, and nothing else.
 
-Tools raise a ``ToolError`` subclass for the first kind; their ``main`` prints it. A module that a
-command cannot import is reported by ``missing_dependency`` (or ``exit_on_missing`` around the
-imports at the top of a command's module), naming the package to install.
+Tools raise a ``ToolError`` subclass for the first kind; their ``main`` runs its work through
+``run_command``, which prints it. A module that a command cannot import is reported by
+``missing_dependency`` (or ``exit_on_missing`` around the imports at the top of a command's
+module), naming the package to install.
 """
 
 from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from typing import Callable
 
 # import name -> what to pip install (the versions this project is tested with)
 INSTALL = {
@@ -52,3 +54,16 @@ def exit_on_missing(prog: str, module_name: str):
         if module_name != "__main__":
             raise
         sys.exit(missing_dependency(exc, prog))
+
+
+def run_command(prog: str, work: Callable[[], int | None], handled: tuple[type[BaseException], ...] = (ToolError,)) -> int:
+    """A command's ``work`` under the convention; returns the exit status. ``work`` returns its own
+    status (None: 0); a ``handled`` error is one line, ``error: ...``, and exit 2; a missing
+    dependency is one line naming what to install, exit 2; anything else is a bug and raises."""
+    try:
+        return work() or 0
+    except handled as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        return missing_dependency(exc, prog)

@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from npu_overlay.cli import ToolError
+from npu_overlay.cli import ToolError, run_command
 
 
 @dataclass(frozen=True)
@@ -134,13 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="+", choices=sorted(MODELS))
     args = parser.parse_args(argv)
-    try:
+
+    def work() -> None:
         for name in args.names:
             print(model_dir(name))
-    except ModelCacheError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command("model_cache", work)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from npu_overlay.cli import exit_on_missing
+from npu_overlay.cli import exit_on_missing, run_command
 
 with exit_on_missing("render_tables", __name__):
     from PIL import Image, ImageDraw, ImageFont
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --out DIR (random tables) or --samples DIR (the fixed samples)")
     if args.count < 0:
         parser.error("--count must not be negative")
-    try:
+    def render():
         if args.samples is not None:
             for name, spec in SAMPLES.items():
                 print(write(spec, args.samples, name))
@@ -354,10 +354,8 @@ def main(argv: list[str] | None = None) -> int:
             rng = random.Random(args.seed)
             for i in range(args.count):
                 print(write(random_spec(rng), args.out, f"table_{args.seed}_{i:04d}"))
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command("render_tables", render, handled=(OSError,))
 
 
 if __name__ == "__main__":

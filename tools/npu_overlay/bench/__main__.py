@@ -21,7 +21,7 @@ from pathlib import Path
 from npu_overlay import REPO_ROOT
 from npu_overlay.bench import BenchError
 from npu_overlay.bench.models import DEFAULT_STRATEGIES
-from npu_overlay.cli import ToolError, missing_dependency
+from npu_overlay.cli import run_command
 
 DEFAULT_IMAGES = REPO_ROOT / "tests" / "data" / "tables"
 
@@ -163,20 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     def log(message):
         print(message, file=sys.stderr)
 
-    try:
+    def work() -> int:
         result = run(args, log)
-    except ToolError as exc:  # BenchError, ConversionError, ModelCacheError, PipelineError
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ModuleNotFoundError as exc:  # paddle, numpy: what the benchmark runs on
-        return missing_dependency(exc, "bench")
-    for target in result["analysis"]["targets"]:
-        log(f"{target['status'].upper()}: {target['text']}")
-    mismatches = result["analysis"]["token_mismatches"]
-    if mismatches:
-        log(f"error: {len(mismatches)} (model, image) pairs decode other tokens than upstream; see report.md")
-        return 1
-    return 0
+        for target in result["analysis"]["targets"]:
+            log(f"{target['status'].upper()}: {target['text']}")
+        mismatches = result["analysis"]["token_mismatches"]
+        if mismatches:
+            log(f"error: {len(mismatches)} (model, image) pairs decode other tokens than upstream; see report.md")
+            return 1
+        return 0
+
+    # BenchError, ConversionError, ModelCacheError, PipelineError; paddle, numpy missing
+    return run_command("bench", work)
 
 
 if __name__ == "__main__":

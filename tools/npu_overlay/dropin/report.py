@@ -116,7 +116,7 @@ def markdown(result: dict, command: str) -> str:
     extra_names = {m: sorted(set(ours["names"][m]) - set(up["names"][m])) for m in up["names"]}
     extra_flags = sorted(set(ours["flags"]) - set(up["flags"]))
     lines += ["", "## Public API", "",
-              f"Upstream's module-level names all present with the same signatures. Added names: "
+              "Upstream's module-level names all present with the same signatures. Added names: "
               + "; ".join(f"`{m}`: {', '.join(v) or 'none'}" for m, v in extra_names.items()) + ".",
               f"CLI flags: all {len(up['flags'])} of upstream's with the same defaults; added: "
               + (", ".join(f"`--{f}`" for f in extra_flags) or "none") + "."]

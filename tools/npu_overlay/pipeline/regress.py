@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from npu_overlay.cli import ToolError, missing_dependency
+from npu_overlay.cli import run_command
 from npu_overlay.pipeline import PipelineError
 from npu_overlay.pipeline.compare import compare_records, teds_scores
 from npu_overlay.pipeline.pristine import pristine_tree
@@ -71,13 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-latency-ratio", type=float, help="fail when candidate/reference table time exceeds it")
     add_run_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return regress(args)
-    except ToolError as exc:  # PipelineError, ModelCacheError, ConversionError
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ModuleNotFoundError as exc:
-        return missing_dependency(exc, "pipeline.regress")
+    return run_command("pipeline.regress", lambda: regress(args))
 
 
 if __name__ == "__main__":

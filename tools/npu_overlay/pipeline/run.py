@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from npu_overlay import REPO_ROOT, child_env
-from npu_overlay.cli import ToolError, missing_dependency
+from npu_overlay.cli import run_command
 from npu_overlay.exports import find_program
 from npu_overlay.pipeline import PipelineError
 from npu_overlay.pipeline.export import export_table_model
@@ -138,15 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output directory; OUT/records.json")
     add_run_arguments(parser)
     args = parser.parse_args(argv)
-    try:
+
+    def work() -> int:
         result = run_pipeline(settings_from_args(args, args.tree, args.out))
-    except ToolError as exc:  # PipelineError, ModelCacheError, ConversionError: one line, no trace
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ModuleNotFoundError as exc:
-        return missing_dependency(exc, "pipeline")
-    print(Path(args.out) / RECORDS)
-    return report_failures(result)
+        print(Path(args.out) / RECORDS)
+        return report_failures(result)
+
+    return run_command("pipeline", work)
 
 
 if __name__ == "__main__":
