@@ -203,3 +203,29 @@ def test_published_english_onnx_is_timed_for_its_costs_not_its_tokens(two_tables
     assert result["analysis"]["token_mismatches"] == []
     assert result["analysis"]["cold_start"]["upstream-en-onnx"]["create_s"] > 0
     assert "upstream-en-onnx" in result["analysis"]["fits"]
+
+
+def test_precisions_are_timed_beside_fp32_with_their_agreement(two_tables, tmp_path):
+    """--precisions adds PaddleX's export through oneDNN in fp32 and, where this CPU runs bf16 (the
+    AMP patch's own check), in bf16: timed in the same run, tokens compared with fp32 without being
+    required equal."""
+    from npu_overlay.engine.patch_files import extract, load_module
+
+    amp = load_module(extract("tools/infer/precision.py", tmp_path), "_amp_for_bench_test")
+    out = tmp_path / "bench"
+    proc = bench("--no-export", "--precisions", "--images", two_tables, "--out", out, "--repeats", 1,
+                 "--warmup", 1, "--threads", 1, "--cold-rounds", 0)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "bench.json").read_text())
+    expected = ["upstream-onednn"] + (["upstream-bf16"] if amp.cpu_has_bf16() else [])
+    assert [m["name"] for m in result["models"] if m["kind"] == "precision"] == expected
+    agreement = result["analysis"]["precisions"]
+    # fp32 through oneDNN on the ProgramDesc export decodes upstream's tables (docs/amp.md: 107/107)
+    assert agreement["upstream-onednn"]["identical_tokens"] == len(TWO_TABLES)
+    for name in expected:
+        rows = result["analysis"]["per_image"][name]
+        assert agreement[name]["identical_tokens"] == sum(r["tokens_equal"] for r in rows.values())
+        assert all(len(r["samples_ms"]) == 1 for r in rows.values())
+    assert "## Precisions (oneDNN on this CPU)" in (out / "report.md").read_text()
+    if not amp.cpu_has_bf16():
+        assert any("no avx512_bf16" in note for note in result["notes"])

@@ -67,6 +67,9 @@ def parse_args(argv):
     parser.add_argument("--onnx", action="store_true",
                         help="also time the static ONNX of fixed:all (npu_overlay.onnx_export) and upstream's English "
                              "SLANet ONNX as RapidTable publishes it, on onnxruntime's CPU provider")
+    parser.add_argument("--precisions", action="store_true",
+                        help="also time PaddleX's export through oneDNN in fp32 and, where the CPU has "
+                             "avx512_bf16, in bf16 (the AMP patch's op lists), with their token agreement")
     parser.add_argument("--cold-rounds", type=int, default=2,
                         help="fresh processes per model for the cold start (default 2; 0 skips it)")
     parser.add_argument("--no-export", action="store_true",
@@ -124,7 +127,8 @@ def run(args, log) -> dict:
     batches = load_images(args.images)
 
     work = out.resolve() / "models"  # exports run with cwd = the tree
-    bench_models, notes = models.prepare_models(work, tree, pin_tree, args.strategies, log, onnx=args.onnx)
+    bench_models, notes = models.prepare_models(work, tree, pin_tree, args.strategies, log, onnx=args.onnx,
+                                                  precisions=args.precisions)
     if args.onnx and ("fixed", "all") not in args.strategies and tree is not None:
         notes.append("no static ONNX of the overlay: --strategies has no fixed:all to convert")
     if args.quiet_load is not None:
@@ -147,7 +151,8 @@ def cold_starts(bench_models, image: Path, threads: int, rounds: int, log) -> di
     """model -> one cold-start record per fresh process; the model order rotates every round."""
     from npu_overlay.bench.cold_start import cold_start_in_fresh_process
 
-    exported = [m for m in bench_models if m.tree is None]  # a dygraph model has no export to start from
+    # a dygraph model has no export to start from; a precision row's cold start is the reference's
+    exported = [m for m in bench_models if m.tree is None and m.kind != "precision"]
     cold: dict[str, list[dict]] = {m.name: [] for m in exported}
     for round_ in range(rounds):
         shift = round_ % len(exported)

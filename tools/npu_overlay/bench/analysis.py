@@ -171,10 +171,26 @@ def targets(m: Measurement, rows: dict, fits: dict, speedup: dict) -> list[dict]
 
 
 def correctness(m: Measurement, rows: dict) -> list[dict]:
-    """Every (model, image) whose tokens differ from upstream's export: an empty list is the goal."""
+    """Every (model, image) whose tokens differ from upstream's export: an empty list is the goal.
+    Reduced precision is expected close, not equal: its agreement is ``precision_agreement``'s."""
+    exact = {x.name for x in m.models if x.kind != "precision"}
     return [{"model": name, "image": image, "sequence_steps": r["sequence_steps"],
              "upstream_sequence_steps": rows[REFERENCE][image]["sequence_steps"]}
-            for name, images in rows.items() for image, r in images.items() if r.get("tokens_equal") is False]
+            for name, images in rows.items() if name in exact
+            for image, r in images.items() if r.get("tokens_equal") is False]
+
+
+def precision_agreement(m: Measurement, rows: dict, speedup: dict) -> dict[str, dict]:
+    """Precision row -> tables with upstream's tokens, the largest box difference where they are
+    equal (fraction of the image), and its median speed against upstream's export."""
+    out = {}
+    for x in (x for x in m.models if x.kind == "precision"):
+        r = rows[x.name]
+        same = [i for i in m.images if r[i]["tokens_equal"]]
+        out[x.name] = {"identical_tokens": len(same), "tables": len(m.images),
+                       "max_abs_diff_loc": max((r[i]["max_abs_diff_loc"] for i in same), default=None),
+                       "median_speedup": statistics.median(speedup[x.name][i] for i in m.images)}
+    return out
 
 
 def add_op_counts(m: Measurement, fits: dict) -> None:
@@ -218,4 +234,4 @@ def analyse(m: Measurement, cold: dict[str, list[dict]] | None = None) -> dict:
     return {"backbone_ms": backbone, "per_image": rows, "fits": fits, "speedup_vs_upstream": speedup,
             "cold_start": cold_summary,
             "targets": targets(m, rows, fits, speedup) + [cold_start_target(cold_summary)],
-            "token_mismatches": correctness(m, rows)}
+            "token_mismatches": correctness(m, rows), "precisions": precision_agreement(m, rows, speedup)}

@@ -13,6 +13,9 @@
   with a ``Loop``); other weights and vocabulary, so only its costs compare, not its tokens.
 * ``upstream-dygraph``: the pristine pin tree's own model in dygraph (eager) mode, on the same
   weights (``dygraph_worker.py``), as training code runs it (optional: needs a pristine tree).
+* ``upstream-onednn`` / ``upstream-bf16`` (``--precisions``): PaddleX's export again, through
+  oneDNN in fp32 and in bf16 (the AMP patch's CPU op list minus its black list), where this CPU
+  runs bf16 (avx512_bf16); fp16 has no CPU runtime. Their tokens are compared, not required equal.
 * ``features``: the same backbone + neck without the head (``features_export.py``), whose
   time is the backbone time the decode cost is measured against.
 
@@ -56,6 +59,8 @@ class BenchModel:
     export_s: float | None = None           # wall time of its export
     tree: str | None = None                 # dygraph: the tree whose model runs (program: its weights)
     config: str | None = None               # dygraph: the config it is built from
+    onednn: bool = False                    # precision rows: Paddle Inference with oneDNN
+    bf16_ops: tuple[str, ...] | None = None  # precision rows: the ops oneDNN runs in bf16
 
     def steps_run(self, first_eos: int | None, rows: int) -> int:
         """Decode steps the model ran for a sequence whose first end-of-sequence is at
@@ -92,6 +97,28 @@ def reference_model() -> BenchModel:
         raise BenchError("the cached SLANet_plus model has no inference.pdmodel/.pdiparams")
     return BenchModel(REFERENCE, "reference", str(program), "PaddleX's SLANet_plus export (upstream SLAHead loop)",
                       "early_stop", 1)
+
+
+def precision_models() -> tuple[list[BenchModel], list[str]]:
+    """The reference program through oneDNN, fp32 and (where the CPU runs it) bf16, and notes."""
+    import tempfile
+
+    from npu_overlay.engine.patch_files import extract, load_module
+
+    with tempfile.TemporaryDirectory() as tmp:  # the AMP patch's own op lists and CPU check
+        amp = load_module(extract("tools/infer/precision.py", Path(tmp)), "_patch_precision")
+    program = reference_model().program
+    models = [BenchModel("upstream-onednn", "precision", program, "PaddleX's export, fp32 through oneDNN",
+                         "early_stop", 1, onednn=True)]
+    notes = ["fp16 not timed: no CPU runtime here; its agreement (emulated) is in docs/amp.md"]
+    if amp.cpu_has_bf16():
+        ops = tuple(sorted(set(amp.CPU_BF16_OPS) - set(amp.DEFAULT_BLACK_LIST)))
+        models.append(BenchModel("upstream-bf16", "precision", program,
+                                 f"PaddleX's export, bf16 through oneDNN ({', '.join(ops)}; black list fp32)",
+                                 "early_stop", 1, onednn=True, bf16_ops=ops))
+    else:
+        notes.append("bf16 not timed: this CPU has no avx512_bf16")
+    return models, notes
 
 
 def check_overlay_tree(tree: str | Path) -> Path:
@@ -174,11 +201,15 @@ def export_features(tree: Path, work: Path, weights: Path) -> BenchModel:
 
 
 def prepare_models(work: Path, tree: Path | None, pin_tree: Path | None, strategies,
-                   log=print, onnx: bool = False) -> tuple[list[BenchModel], list[str]]:
+                   log=print, onnx: bool = False, precisions: bool = False) -> tuple[list[BenchModel], list[str]]:
     """Every model to time (reference first) and notes on the ones left out."""
     models, notes = [reference_model()], []
     if onnx:
         models.append(upstream_english_onnx())
+    if precisions:
+        extra, said = precision_models()
+        models += extra
+        notes += said
     if tree is None and pin_tree is None:
         notes.append("--no-export: only PaddleX's upstream export is timed; no backbone time, no overlay")
         return models, notes

@@ -163,4 +163,6 @@ def make_predictor(model, threads: int):
     if model.tree is not None:
         return DygraphPredictor(model.tree, model.config, Path(model.program).with_suffix(""), threads,
                                 Path(model.program).parent / f"{model.name}.log")
+    if model.onednn:
+        return TimedPredictor(model.program, threads, onednn=True, bf16_ops=model.bf16_ops)
     return program_predictor(model.program, threads)

@@ -55,7 +55,7 @@ def render(result: dict) -> str:
     tables = [m["name"] for m in result["models"] if m["name"] != FEATURES]
     lines = ["# Table head decode benchmark (CPU, Paddle Inference)", "",
              f"{env['date']} · Paddle {env['paddle']} · {env['cpu']} ({env['cpu_count']} cores) · "
-             f"{env['threads']} threads · oneDNN off · {env['repeats']} interleaved rounds after "
+             f"{env['threads']} threads · oneDNN off (but for the precision rows) · {env['repeats']} interleaved rounds after "
              f"{env['warmup_runs_per_image']} warm-up runs per image · median per (model, image) · "
              f"load average before/after {env['load_average_before']} / {env.get('load_average_after')}", "",
              "End to end = input copy + `predictor.run()` + output copy for one image padded to 488×488 "
@@ -66,7 +66,8 @@ def render(result: dict) -> str:
     lines += ["", "## Correctness", ""]
     mismatches = analysis["token_mismatches"]
     foreign = [m["name"] for m in result["models"] if m["kind"] == "foreign"]
-    compared = [n for n in tables if n != REFERENCE and n not in foreign]
+    reduced = [m["name"] for m in result["models"] if m["kind"] == "precision"]
+    compared = [n for n in tables if n != REFERENCE and n not in foreign and n not in reduced]
     if mismatches:
         lines.append(f"**WRONG: {len(mismatches)} (model, image) pairs decode other tokens than `upstream`; "
                      "their timings compare different work.**")
@@ -78,11 +79,12 @@ def render(result: dict) -> str:
         lines.append(f"Every model decodes exactly `upstream`'s tokens on every image ({', '.join(compared)}); "
                      f"largest difference over the table: probabilities {worst:.1e}, boxes {worst_loc:.1e}.")
     else:
-        lines.append("Only `upstream` was run: nothing to compare.")
+        lines.append("No other model of upstream's precision was run: nothing to compare exactly.")
     if foreign:
         lines.append(f"Not compared for tokens (other weights and vocabulary, timed for their costs): "
                      f"{', '.join(f'`{n}`' for n in foreign)}.")
 
+    lines += _precision_section(analysis.get("precisions") or {})
     lines += _cold_start_section(result)
 
     lines += ["", "## End to end per image (ms, speedup vs `upstream`)", "", f"![ms per table against decode steps]({PLOT})", ""]
@@ -141,6 +143,21 @@ def render(result: dict) -> str:
 
 def _s(value) -> str:
     return "–" if value is None else f"{value:.2f}"
+
+
+def _precision_section(precisions: dict) -> list[str]:
+    if not precisions:
+        return []
+    lines = ["", "## Precisions (oneDNN on this CPU)", "",
+             "Same program as `upstream`, same run; tokens compared with `upstream`'s fp32 tables. How close "
+             "fp16 and bf16 come on 107 tables, emulated fp16 included, and which black-list entries matter: "
+             "[docs/amp.md](../amp.md).", "",
+             "| model | tables with `upstream`'s tokens | largest box difference (fraction of the image) | "
+             "end to end vs `upstream` (median) |", "|---|---|---|---|"]
+    for name, p in precisions.items():
+        loc = "–" if p["max_abs_diff_loc"] is None else f"{p['max_abs_diff_loc']:.1e}"
+        lines.append(f"| `{name}` | {p['identical_tokens']}/{p['tables']} | {loc} | {p['median_speedup']:.2f}× |")
+    return lines
 
 
 def _cold_start_section(result: dict) -> list[str]:
