@@ -46,10 +46,11 @@ def test_fixed_decode_converts_checks_and_matches_paddle(build, tmp_path):
     decoder = load_static_decoder(tmp_path)
     head, channels = build(decoder, decoder.DecodeStrategy("fixed", "all"))
     spec = [paddle.static.InputSpec([1, POSITIONS, channels], "float32")]
-    paddle.jit.save(paddle.jit.to_static(head, input_spec=spec, full_graph=True), str(tmp_path / "export" / "inference"))
+    export = tmp_path / "export" / "inference"
+    paddle.jit.save(paddle.jit.to_static(head, input_spec=spec, full_graph=True), str(export))
 
     out = tmp_path / "model.onnx"
-    proc = subprocess.run([sys.executable, "-m", "tools.onnx_export", str(tmp_path / "export"), "--out", str(out),
+    proc = subprocess.run([sys.executable, "-m", "tools.onnx_export", str(export.parent), "--out", str(out),
                            "--no-timing"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     report = json.loads(out.with_suffix(".json").read_text())
