@@ -1,9 +1,12 @@
 """oneDNN on and off, side by side: agreement with upstream's model and speed, on the CPU.
 
+    python -m npu_overlay.amp.onednn_check --tree build/PaddleOCR --out docs/onednn
     python -m npu_overlay.amp.onednn_check --table EXPORT_DIR --features EXPORT_DIR --out DIR
 
-``--table``: a table export (the pipeline's ``export/`` folder); ``--features``: the backbone +
-neck export (``npu_overlay.bench.features_export``). Every image is decoded by the released
+``--tree``: export both models from that tree into ``--work`` first (SLANet_plus's weights,
+converted): the table model with the NPU config, and backbone + neck alone
+(``npu_overlay.bench.features_export``). Or give the exports: ``--table`` (the pipeline's
+``export/`` folder) and ``--features``. Every image is decoded by the released
 SLANet_plus model without oneDNN (upstream's default, the reference) and by the table export
 with oneDNN off and on; the features export runs with oneDNN off and on. The predictors are
 configured as the benchmark's (patch 0002's ``configure_for_program``), so a program that patch
@@ -38,6 +41,24 @@ def _program(directory: Path) -> Path:
     if program is None:
         raise ToolError(f"{directory} holds no exported model (inference.json / inference.pdmodel)")
     return program
+
+
+def export(tree: Path, work: Path) -> tuple[Path, Path]:
+    """(table export dir, features export dir) from ``tree``, SLANet_plus's weights converted once."""
+    from npu_overlay.bench import BenchError
+    from npu_overlay.bench.models import converted_weights, export_features
+    from npu_overlay.pipeline import PipelineError
+    from npu_overlay.pipeline.export import export_table_model
+    from npu_overlay.pipeline.tree import check_tree
+
+    try:
+        tree, work = check_tree(tree), work.resolve()
+        weights = converted_weights(work)
+        features = Path(export_features(tree, work, weights).program).parent
+        table = export_table_model(tree, work / "table", checkpoint=str(weights) + ".pdparams")
+    except (BenchError, PipelineError) as exc:
+        raise ToolError(str(exc)) from None
+    return Path(table["dir"]), features
 
 
 class Runner:
@@ -132,6 +153,10 @@ def run(args) -> int:
     from npu_overlay.model_cache import model_dir
     from npu_overlay.table_input import preprocess, read_image
 
+    if args.tree:
+        args.table, args.features = export(args.tree, args.work)
+    elif not (args.table and args.features):
+        raise ToolError("give --tree, or both --table and --features")
     table, features = _program(args.table), _program(args.features)
     reference = _program(args.reference or model_dir("slanet_plus"))
     images = sorted(args.images.glob("*.png"))[: args.count]
@@ -180,8 +205,10 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="onednn_check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--table", type=Path, required=True, help="table export directory")
-    parser.add_argument("--features", type=Path, required=True, help="backbone + neck export directory")
+    parser.add_argument("--tree", type=Path, help="export both models from this tree (python apply.py builds one)")
+    parser.add_argument("--work", type=Path, default=Path("runs/onednn"), help="where --tree's exports go")
+    parser.add_argument("--table", type=Path, help="table export directory")
+    parser.add_argument("--features", type=Path, help="backbone + neck export directory")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--reference", type=Path, help="reference model directory (default: released SLANet_plus)")
     parser.add_argument("--images", type=Path, default=SAMPLES)
