@@ -1,7 +1,8 @@
-"""The loader patch (0002) and the export-config patch (0003), on real Paddle exports."""
+"""The loader patch (0002), the export-config patch (0003) and CSPPAN's resize (0013), on real Paddle exports."""
 
 import shutil
 
+import numpy as np
 import pytest
 import yaml
 
@@ -61,6 +62,100 @@ def test_onednn_follows_enable_mkldnn_on_pir_programs(files, pir_export, onednn_
     assert config.mkldnn_enabled() is onednn_requested
     assert _summary(config)["memory_optim"] == "false"
     inference.create_predictor(config)
+
+
+# CSPPAN's resizes for SLANet's 488x488 input: each level is the ceil-half of the one below
+CSPPAN_RESIZES = [(16, 31), (31, 61), (61, 122)]
+
+
+@pytest.fixture(scope="module")
+def upsample_like(tmp_path_factory):
+    return load_module(extract("ppocr/modeling/necks/upsample_like.py",
+                               tmp_path_factory.mktemp("neck")), "upsample_like")
+
+
+def _resize_export(directory, resize, size_in, size_out):
+    """A real PIR export of one CSPPAN resize, ``resize(x, like)``, at fixed sizes."""
+    import paddle
+
+    class Resize(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.zero = self.create_parameter([1], default_initializer=paddle.nn.initializer.Constant(0.0))
+
+        def forward(self, x, like):
+            return resize(x + self.zero, like) + like
+
+    layer = Resize()
+    layer.eval()
+    spec = [paddle.static.InputSpec([1, 96, size_in, size_in], "float32", "x"),
+            paddle.static.InputSpec([1, 96, size_out, size_out], "float32", "like")]
+    paddle.jit.save(paddle.jit.to_static(layer, input_spec=spec, full_graph=True), str(directory / "inference"))
+    return str(directory / "inference.json")
+
+
+def _run(files, program, onednn_requested, x, like):
+    from paddle import inference
+
+    config = inference.Config(program, program.replace(".json", ".pdiparams"))
+    config.disable_glog_info()
+    config.enable_mkldnn()  # Paddle 3's own default for PIR programs, stated
+    if not onednn_requested:
+        config.disable_mkldnn()
+    files.configure_for_program(config, program, onednn_requested)
+    predictor = inference.create_predictor(config)
+    for name, value in zip(predictor.get_input_names(), (x, like)):
+        predictor.get_input_handle(name).copy_from_cpu(value)
+    predictor.run()
+    return config.mkldnn_enabled(), predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+
+
+@pytest.mark.parametrize("size_in, size_out", CSPPAN_RESIZES)
+def test_csppan_resize_runs_on_onednn_with_the_cpu_kernels_rows(files, upsample_like, tmp_path, size_in, size_out):
+    """0013's resize, exported: 0002 lets oneDNN run it, and it reads exactly the rows of Paddle's own
+    CPU kernel for F.upsample(size=...), the op upstream's CSPPAN wrote."""
+    import paddle
+    import paddle.nn.functional as F
+
+    program = _resize_export(tmp_path, upsample_like.nearest_upsample_like, size_in, size_out)
+    assert files.onednn_resize_mismatches(program) == 0
+    x = np.random.default_rng(0).standard_normal([1, 96, size_in, size_in]).astype("float32")
+    like = np.zeros([1, 96, size_out, size_out], "float32")
+    onednn, out = _run(files, program, True, x, like)
+    assert onednn
+    upstream = F.upsample(paddle.to_tensor(x), size=[size_out, size_out], mode="nearest").numpy()
+    np.testing.assert_array_equal(out, upstream)
+
+
+def test_fractional_resize_keeps_onednn_off_and_upstreams_rows(files, tmp_path):
+    """Upstream's CSPPAN resize (16 -> 31), exported: oneDNN reads other rows (Paddle 3.0's bug, shown with
+    0002 bypassed), so 0002 leaves oneDNN off even when asked, and the rows are Paddle's CPU kernel's."""
+    import paddle.nn.functional as F
+
+    def resize(x, like):
+        return F.upsample(x, size=like.shape[2:4], mode="nearest")
+
+    program = _resize_export(tmp_path, resize, 16, 31)
+    assert files.onednn_resize_mismatches(program) == 1
+    x = np.random.default_rng(0).standard_normal([1, 96, 16, 16]).astype("float32")
+    like = np.zeros([1, 96, 31, 31], "float32")
+    _, reference = _run(files, program, False, x, like)
+
+    from paddle import inference  # oneDNN on without 0002's check: the bug the check exists for
+
+    config = inference.Config(program, program.replace(".json", ".pdiparams"))
+    config.disable_glog_info()
+    config.enable_mkldnn()
+    predictor = inference.create_predictor(config)
+    for name, value in zip(predictor.get_input_names(), (x, like)):
+        predictor.get_input_handle(name).copy_from_cpu(value)
+    predictor.run()
+    bypassed = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+    assert not np.array_equal(bypassed, reference), "Paddle's oneDNN resize now matches: 0002's check can go"
+
+    onednn, out = _run(files, program, True, x, like)
+    assert not onednn
+    np.testing.assert_array_equal(out, reference)
 
 
 def test_pdmodel_programs_keep_memory_optimisation_and_paddles_onednn(files, slanet_plus_dir):

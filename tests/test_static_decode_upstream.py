@@ -32,12 +32,13 @@ INPUT_PX = 488
 pytestmark = pytest.mark.upstream
 
 
-def _predict_structure(tree: Path, work: Path, options: list[str]) -> dict[str, tuple[list, np.ndarray]]:
+def _predict_structure(tree: Path, work: Path, options: list[str],
+                       predict_options: tuple[str, ...] = ()) -> dict[str, tuple[list, np.ndarray]]:
     export = export_table_model(tree, work, config=PLAIN_CONFIG, options=options)
     out = work / "predict"
     proc = run_in_tree(tree, ["ppstructure/table/predict_structure.py", f"--table_model_dir={export['dir']}",
                               f"--table_char_dict_path={TABLE_DICT}", f"--image_dir={TABLES}",
-                              f"--output={out}", "--use_gpu=False"], work / "predict.log")
+                              f"--output={out}", "--use_gpu=False", *predict_options], work / "predict.log")
     assert proc.returncode == 0, (work / "predict.log").read_text()[-3000:]
     log = (work / "predict.log").read_text()
     names = re.findall(r"Predict time of (\S+):", log)
@@ -66,6 +67,18 @@ def test_patched_tree_reads_every_table_as_upstream(upstream, patched_tree, tmp_
         height, width = cv2.imread(str(TABLES / name)).shape[:2]
         atol = BOX_ATOL_AT_INPUT_PX * max(1.0, max(height, width) / INPUT_PX)
         np.testing.assert_allclose(our_boxes, boxes, rtol=0, atol=atol, err_msg=name)
+
+
+def test_enable_mkldnn_reads_every_table_as_upstream(upstream, patched_tree, tmp_path):
+    """--enable_mkldnn (oneDNN on the patched tree's Paddle 3 export): upstream's tokens, boxes within 1 px of
+    the image (issue 11; before patch 0013 CSPPAN's resizes moved them by up to 67 px on large_22x9)."""
+    ours = _predict_structure(patched_tree, tmp_path, [], ("--enable_mkldnn=True",))
+    assert "oneDNN left off" not in (tmp_path / "predict.log").read_text()
+    assert ours.keys() == upstream.keys()
+    for name, (tokens, boxes) in upstream.items():
+        our_tokens, our_boxes = ours[name]
+        assert our_tokens == tokens, name
+        np.testing.assert_allclose(our_boxes, boxes, rtol=0, atol=1.0, err_msg=name)
 
 
 TRAINING_PROBE = r'''

@@ -4,7 +4,8 @@
 * what depends on the program's format is patch 0002's own ``configure_for_program``, loaded from
   the series: memory optimisation for ``.pdmodel`` only (Paddle 3.0 fails to create a predictor
   for a PIR ``.json`` with it), oneDNN off unless asked for (Paddle 3 turns it on for PIR
-  programs, and it moves SLANet's outputs by up to 0.1);
+  programs), and off even then for a program whose nearest resizes oneDNN reads differently
+  (docs/onednn-bug.md);
 * one deliberate difference: the thread count is always set (upstream sets it only together
   with oneDNN), so that every model runs on the same number of cores.
 """
