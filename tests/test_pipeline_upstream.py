@@ -48,3 +48,24 @@ def test_recorded_reference_is_reused_without_the_pristine_tree(trees, tmp_path)
                           capture_output=True, text=True)
     assert not (out / "reference").exists()
     assert (out / "report.md").is_file(), proc.stderr
+
+
+@pytest.mark.upstream
+def test_onnx_candidate_matches_upstream_in_the_regression_report(trees, tmp_path):
+    """--onnx: det, rec and the table model (the static ONNX of the loop-free export) run on
+    onnxruntime through upstream's --use_onnx, regressed against pristine upstream's Paddle run
+    (recorded in tests/data/records/reference_cpu.json): same tokens, boxes within 1 px, TEDS."""
+    patched, _ = trees
+    out = tmp_path / "onnx"
+    proc = subprocess.run([sys.executable, "-m", "npu_overlay.pipeline.regress", "--tree", str(patched), "--onnx",
+                           "--reference", str(ROOT / "tests" / "data" / "records" / "reference_cpu.json"),
+                           "--device", "cpu", "--images", str(TABLES), "--out", str(out), "--no-one-shot"],
+                          cwd=ROOT, capture_output=True, text=True)
+    report = (out / "report.md").read_text()
+    assert proc.returncode == 0, report
+    candidate = json.loads((out / "candidate" / "records.json").read_text())
+    assert candidate["meta"]["runtime"] == "onnxruntime" and candidate["meta"]["export"]["program"] == "table.onnx"
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert sorted(r["name"] for r in comparison["images"]) == sorted(p.name for p in TABLES.glob("*.png"))
+    assert all(r["tokens_equal"] for r in comparison["images"]), report
+    assert "| runtime | paddle-inference | onnxruntime |" in report

@@ -21,6 +21,7 @@ def render(comparison: Comparison, reference: dict, candidate: dict) -> str:
         "| --- | --- | --- |",
         f"| device | {ref_meta.get('device', '–')} | {cand_meta.get('device', '–')} |",
         f"| precision | {ref_meta.get('precision', 'fp32')} | {cand_meta.get('precision', 'fp32')} |",
+        f"| runtime | {ref_meta.get('runtime', 'paddle-inference')} | {cand_meta.get('runtime', 'paddle-inference')} |",
         f"| export config | {ref_meta.get('export', {}).get('config', '–')} | {cand_meta.get('export', {}).get('config', '–')} |",
         f"| program | {ref_meta.get('export', {}).get('program', '–')} | {cand_meta.get('export', {}).get('program', '–')} |",
         f"| images recorded / failed | {len(reference['images'])} / {len(reference.get('failed', {}))} "

@@ -53,13 +53,36 @@ def prepare_out(out: Path, overwrite: bool) -> None:
         raise PipelineError(f"cannot create --out {out}: {exc.strerror}") from None
 
 
+def static_onnx(settings: RunSettings, out: Path) -> dict:
+    """The table model's loop-free export converted to the static ONNX (npu_overlay.onnx_export);
+    ``dir`` is the .onnx file, which upstream's --use_onnx takes as --table_model_dir."""
+    from npu_overlay.onnx_export import STATIC_DECODE_OPTIONS, OnnxExportError
+    from npu_overlay.onnx_export.__main__ import export_onnx
+
+    table = settings.table_model
+    export = export_table_model(settings.tree, out, table.checkpoint, table.config,
+                                [*STATIC_DECODE_OPTIONS, *table.options])
+    model = out / "table.onnx"
+    try:
+        report, ok = export_onnx(Path(export["dir"]), model, timing=False)
+    except OnnxExportError as exc:
+        raise PipelineError(str(exc)) from None
+    if not ok:
+        raise PipelineError(f"the static ONNX failed its checks: {'; '.join(report['problems'])}")
+    return {**export, "paddle_dir": export["dir"], "dir": str(model), "program": model.name,
+            "onnx": {k: report[k] for k in ("opset", "nodes")}}
+
+
 def run_pipeline(settings: RunSettings) -> dict:
     """Everything the CLI does; returns the records (also written to OUT/records.json)."""
     out, tree = settings.out, settings.tree
     prepare_out(out, settings.overwrite)
     table = settings.table_model
     if table.given is not None:
-        export = {"dir": str(table.given), "program": find_program(table.given).name, "given": True}
+        program = table.given.name if settings.onnx else find_program(table.given).name
+        export = {"dir": str(table.given), "program": program, "given": True}
+    elif settings.onnx:
+        export = static_onnx(settings, out)
     else:
         export = export_table_model(tree, out, table.checkpoint, table.config, list(table.options))
     check = npu_operator_check(export["dir"], settings.require_static)
@@ -106,6 +129,7 @@ def run_pipeline(settings: RunSettings) -> dict:
             rec["note"] = "; ".join(filter(None, [rec.get("note"), "no table cells found"]))
     result = {
         "meta": {"tree": str(tree), "device": settings.device, "precision": settings.precision,
+                 "runtime": "onnxruntime" if settings.onnx else "paddle-inference",
                  "device_resolved": list(settings.resolved_device) if settings.resolved_device else None,
                  "export": export, "npu_check": check, "python": platform.python_version(),
                  "paddle": _paddle_version()},

@@ -27,7 +27,8 @@ BF16_CPU_EXPORT = ("--precision bf16 on the CPU: Paddle 3.0's oneDNN cannot buil
 
 @dataclass(frozen=True)
 class TableModel:
-    """The table model: an existing export (``given``), or one to export from the tree."""
+    """The table model: an existing export (``given``: a folder, or a ``.onnx`` file with
+    ``RunSettings.onnx``), or one to export from the tree."""
     given: Path | None = None
     checkpoint: str | None = None           # weights to export (default: SLANet_plus, converted)
     config: str | None = None               # export config inside the tree (default: the NPU config)
@@ -55,11 +56,12 @@ class RunSettings:
     require_static: bool = False
     overwrite: bool = False
     one_shot: bool = False
+    onnx: bool = False                      # det, rec and table on onnxruntime (upstream's --use_onnx)
 
     @classmethod
     def validated(cls, tree, device: str, images, out, *, precision: str = "fp32",
                   table_model: TableModel = TableModel(), det_model_dir=None, rec_model_dir=None, rec_dict=None,
-                  **flags) -> RunSettings:
+                  onnx: bool = False, **flags) -> RunSettings:
         """PipelineError naming the first problem; nothing is written."""
         tree = check_tree(tree)
         checked = tuple(list_images(images))
@@ -67,19 +69,23 @@ class RunSettings:
         precision_preflight(tree, parsed, precision)  # fp16 on a CPU stops here too
         if precision == "bf16" and (parsed is None or parsed.kind == "cpu") and table_model.given is None:
             raise PipelineError(BF16_CPU_EXPORT)
+        if onnx and precision != "fp32":
+            raise PipelineError("--onnx runs the fp32 ONNX models; --precision applies to Paddle Inference only")
         if table_model.given is not None:
             given = Path(table_model.given).resolve()
-            if find_program(given) is None:
+            if onnx and not (given.is_file() and given.suffix == ".onnx"):
+                raise PipelineError(f"--onnx: --table-model-dir {given} is not a .onnx file (npu_overlay.onnx_export)")
+            if not onnx and find_program(given) is None:
                 raise PipelineError(f"{given} holds no inference model (inference.json/.pdmodel + .pdiparams)")
             table_model = TableModel(given=given)
-        ocr = ocr_models(det_model_dir, rec_model_dir, rec_dict)
+        ocr = (onnx_ocr_models if onnx else ocr_models)(det_model_dir, rec_model_dir, rec_dict)
         return cls(tree, device, tuple(parsed) if parsed else None, precision, checked, Path(out).resolve(),
-                   table_model, ocr, **flags)
+                   table_model, ocr, onnx=onnx, **flags)
 
     @property
     def predictor_flags(self) -> list[str]:
         """Upstream's flags that put det, rec and table on the device, in the precision."""
-        return predictor_flags(self.tree, self.device, self.precision)
+        return predictor_flags(self.tree, self.device, self.precision) + (["--use_onnx=True"] if self.onnx else [])
 
     @property
     def env(self) -> dict[str, str]:
@@ -105,6 +111,22 @@ def ocr_models(det_model_dir=None, rec_model_dir=None, rec_dict=None) -> OcrMode
     return OcrModels(_model_dir(det_model_dir, "ppocrv4_det"), _model_dir(rec_model_dir, "ppocrv4_rec"), keys)
 
 
+# the PP-OCRv4 det/rec ONNX in the model cache's ppocrv4_onnx (as RapidOCR ships them)
+ONNX_DET, ONNX_REC = "ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx"
+
+
+def onnx_ocr_models(det_model=None, rec_model=None, rec_dict=None) -> OcrModels:
+    """The det/rec ONNX files: the given ones, else PP-OCRv4's from the model cache."""
+    cached = None if det_model and rec_model else _model_dir(None, "ppocrv4_onnx")
+    models = [Path(given).resolve() if given else cached / name
+              for given, name in ((det_model, ONNX_DET), (rec_model, ONNX_REC))]
+    for model in models:
+        if not (model.is_file() and model.suffix == ".onnx"):
+            raise PipelineError(f"--onnx: {model} is not a .onnx file")
+    keys = Path(rec_dict).resolve() if rec_dict else _model_dir(None, "ppocr_keys_v1") / "ppocr_keys_v1.txt"
+    return OcrModels(*models, keys)
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", required=True, help="directory of table images")
     parser.add_argument("--device", default="cpu", help="cpu, gpu[:ID], npu[:ID] or custom:TYPE[:ID]")
@@ -113,9 +135,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="table weights (.pdparams); default: SLANet_plus, converted")
     parser.add_argument("--config", help="export config inside the tree (default: the NPU config if present)")
     parser.add_argument("-o", "--opt", nargs="*", default=[], help="extra export overrides, KEY=VALUE")
-    parser.add_argument("--table-model-dir", help="use this exported table model instead of exporting")
-    parser.add_argument("--det-model-dir")
-    parser.add_argument("--rec-model-dir")
+    parser.add_argument("--table-model-dir", help="use this exported table model instead of exporting "
+                                                  "(with --onnx: a .onnx file)")
+    parser.add_argument("--det-model-dir", help="(with --onnx: a .onnx file)")
+    parser.add_argument("--rec-model-dir", help="(with --onnx: a .onnx file)")
+    parser.add_argument("--onnx", action="store_true",
+                        help="det, rec and table on onnxruntime (upstream's --use_onnx): the table model is the "
+                             "static ONNX of its loop-free export, det/rec PP-OCRv4's ONNX from the model cache")
     parser.add_argument("--rec-dict")
     parser.add_argument("--warmup", type=int, default=1, help="images run once before timing (default 1)")
     parser.add_argument("--require-static", action="store_true", help="pass --require-static to the NPU check")
@@ -136,4 +162,4 @@ def settings_from_args(args: argparse.Namespace, tree, out, *, device: str | Non
         tree, device or args.device, args.images, out, precision=args.precision if candidate else "fp32",
         table_model=table, det_model_dir=args.det_model_dir, rec_model_dir=args.rec_model_dir,
         rec_dict=args.rec_dict, warmup=args.warmup, require_static=args.require_static and candidate,
-        overwrite=args.overwrite, one_shot=args.one_shot)
+        overwrite=args.overwrite, one_shot=args.one_shot, onnx=args.onnx and candidate)
