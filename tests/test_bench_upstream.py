@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from npu_overlay import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ROOT / "tests" / "data" / "tables"
@@ -34,7 +35,7 @@ def trees(upstream_source, tmp_path_factory):
 
 
 def bench(*args, cwd=ROOT):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = child_env()
     return subprocess.run([sys.executable, "-m", "npu_overlay.bench", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True)
 

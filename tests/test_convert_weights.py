@@ -16,6 +16,7 @@ import pytest
 from inference_runner import run_inference_model
 from npu_overlay.convert_weights import MAPS_DIR, convert, head_params, load_inference_params, load_map, write_map
 from npu_overlay.table_input import preprocess, read_image
+from npu_overlay import child_env
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = REPO / "tests" / "data" / "tables"
@@ -39,7 +40,7 @@ def _load_pdparams(path: Path) -> dict[str, np.ndarray]:
 
 
 def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONWARNINGS="ignore")
+    env = dict(child_env(), PYTHONWARNINGS="ignore")
     return subprocess.run([sys.executable, "-m", "npu_overlay.convert_weights", *args],
                           cwd=cwd, env=env, capture_output=True, text=True)
 

@@ -17,6 +17,7 @@ import onnx
 import paddle
 import pytest
 
+from npu_overlay import child_env
 from table_head_layers import load_static_decoder
 from table_head_layers import SLAHeadLayers, TableAttentionHeadLayers, random_sla_weights
 from npu_overlay.onnx_export import DEFAULT_OPSET, FORBIDDEN_OPS
@@ -51,7 +52,7 @@ def test_fixed_decode_converts_checks_and_matches_paddle(build, tmp_path):
 
     out = tmp_path / "model.onnx"
     proc = subprocess.run([sys.executable, "-m", "npu_overlay.onnx_export", str(export.parent), "--out", str(out),
-                           "--no-timing"], cwd=REPO, capture_output=True, text=True)
+                           "--no-timing"], cwd=REPO, env=child_env(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["ok"] and report["problems"] == [] and report["opset"] == DEFAULT_OPSET

@@ -36,7 +36,7 @@ def _predict_table(tree: Path, images: Path, out: Path, slanet_plus_dir):
 
 
 @pytest.mark.parametrize("label", ["patched", "pristine"])
-def test_an_unreadable_image_fails_the_run_after_the_others(label, patched_tree, pin_tree, images,
+def test_an_unreadable_image_fails_only_the_patched_run(label, patched_tree, pin_tree, images,
                                                             slanet_plus_dir, tmp_path):
     tree = patched_tree if label == "patched" else pin_tree
     proc = _predict_table(tree, images, tmp_path, slanet_plus_dir)

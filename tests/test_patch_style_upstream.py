@@ -63,6 +63,7 @@ def test_touched_files_pass_upstreams_pre_commit_checks(patch, patched_tree, pre
     for name in files:
         copies.append(tmp_path / name.replace("/", "__"))
         shutil.copy(patched_tree / name, copies[-1])
-    for fixer in ("trailing-whitespace-fixer", "end-of-file-fixer"):
-        proc = subprocess.run([shutil.which(fixer) or fixer, *map(str, copies)], capture_output=True, text=True)
+    for fixer in ("trailing_whitespace_fixer", "end_of_file_fixer"):
+        proc = subprocess.run([sys.executable, "-m", f"pre_commit_hooks.{fixer}", *map(str, copies)],
+                              capture_output=True, text=True)
         assert proc.returncode == 0, f"{fixer}: {proc.stdout}"

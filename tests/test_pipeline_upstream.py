@@ -61,6 +61,7 @@ def test_onnx_candidate_matches_upstream_in_the_regression_report(trees, tmp_pat
                            "--reference", str(ROOT / "tests" / "data" / "records" / "reference_cpu.json"),
                            "--device", "cpu", "--images", str(TABLES), "--out", str(out), "--no-one-shot"],
                           cwd=ROOT, capture_output=True, text=True)
+    assert (out / "report.md").is_file(), proc.stderr[-2000:]
     report = (out / "report.md").read_text()
     assert proc.returncode == 0, report
     candidate = json.loads((out / "candidate" / "records.json").read_text())

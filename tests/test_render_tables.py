@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from npu_overlay import child_env
 from npu_overlay.render_tables import SAMPLES, TableSpec, random_spec, render
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +24,7 @@ SAMPLE_NAMES = sorted(SAMPLES)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = child_env()
     return subprocess.run([sys.executable, "-m", "npu_overlay.render_tables", *args],
                           cwd=REPO, env=env, capture_output=True, text=True)
 

@@ -28,6 +28,9 @@ INSTALL = {
     "tomli": "tomli",
     "matplotlib": "matplotlib",
     "tabulate": "tabulate",
+    "onnx": "'onnx>=1.16,<1.18'",
+    "onnxruntime": "'onnxruntime>=1.19,<1.21'",
+    "paddle2onnx": "paddle2onnx==2.1.0",
 }
 
 

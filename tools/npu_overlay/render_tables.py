@@ -20,7 +20,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from npu_overlay.cli import exit_on_missing, run_command
+from npu_overlay.cli import ToolError, exit_on_missing, run_command
 
 with exit_on_missing("render_tables", __name__):
     from PIL import Image, ImageDraw, ImageFont
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.count):
                 print(write(random_spec(rng), args.out, f"table_{args.seed}_{i:04d}"))
 
-    return run_command("render_tables", render, handled=(OSError,))
+    return run_command("render_tables", render, handled=(ToolError, OSError))
 
 
 if __name__ == "__main__":

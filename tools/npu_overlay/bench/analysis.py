@@ -77,7 +77,8 @@ def decode_fits(m: Measurement, rows: dict, backbone: float | None) -> dict[str,
         if fit is not None:
             fit.update(per_step_ms=fit["slope_ms"], method="slope of end-to-end ms against steps run")
         elif not same_runtime:
-            fit = {"per_step_ms": None, "method": ONNX_NO_FIT}
+            fit = {"per_step_ms": None, "method": ONNX_NO_FIT if str(model.program).endswith(".onnx") else
+                   "one step count, and its backbone runs in dygraph, not timed apart: not derivable"}
         elif backbone is not None:
             e2e = statistics.median(ms)
             fit = {"per_step_ms": (e2e - backbone) / steps[0], "end_to_end_ms": e2e, "steps": steps[0],

@@ -19,14 +19,19 @@ import os
 import sys
 import time
 
-import numpy as np
-import paddle
+# the protocol owns stdout, taken before any import can print to it; upstream's logger and
+# prints go to stderr
+REPLIES = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 
-from npu_overlay.bench.features_export import load_weights
-from npu_overlay.bench.predictors import MESSAGE_LENGTH as LENGTH
-from ppocr.modeling.architectures import build_model
-from ppocr.postprocess import build_post_process
-from tools.program import load_config
+import numpy as np  # noqa: E402
+import paddle  # noqa: E402
+
+from npu_overlay.bench.features_export import load_weights  # noqa: E402
+from npu_overlay.bench.predictors import MESSAGE_LENGTH as LENGTH  # noqa: E402
+from ppocr.modeling.architectures import build_model  # noqa: E402
+from ppocr.postprocess import build_post_process  # noqa: E402
+from tools.program import load_config  # noqa: E402
 
 
 def build(config_path, weights):
@@ -62,11 +67,8 @@ def serve(model, requests, replies):
 
 
 def main(config_path, weights):
-    # the protocol owns stdout; upstream's logger and prints go to stderr
-    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     model = build(config_path, weights)
-    serve(model, sys.stdin.buffer, replies)
+    serve(model, sys.stdin.buffer, REPLIES)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ up to the first end-of-sequence after position 0, and that is what post-processi
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 from dataclasses import dataclass, field
 
@@ -72,8 +73,17 @@ def compare(decoded: Decoded, reference: Decoded) -> dict:
 
 def measure(models: list[BenchModel], batches: dict[str, np.ndarray], threads: int, repeats: int,
             warmup: int = 2, log=print) -> Measurement:
+    with contextlib.ExitStack() as stack:  # dygraph workers end with the measurement, however it ends
+        predictors = {}
+        for m in models:
+            predictors[m.name] = make_predictor(m, threads)
+            if hasattr(predictors[m.name], "close"):
+                stack.callback(predictors[m.name].close)
+        return _measure(models, predictors, batches, repeats, warmup, log)
+
+
+def _measure(models, predictors, batches, repeats, warmup, log) -> Measurement:
     images = list(batches)
-    predictors = {m.name: make_predictor(m, threads) for m in models}
     by_name = {m.name: m for m in models}
     result = Measurement(models, images)
     for name, predictor in predictors.items():
@@ -92,6 +102,4 @@ def measure(models: list[BenchModel], batches: dict[str, np.ndarray], threads: i
             for name in names[shift:] + names[:shift]:
                 result.seconds[name][image].append(predictors[name].run(batch).seconds)
         log(f"round {round_ + 1}/{repeats} done")
-    for predictor in predictors.values():
-        getattr(predictor, "close", lambda: None)()  # dygraph workers
     return result

@@ -51,7 +51,7 @@ DEFAULT_STRATEGIES = (("early_stop", 8), ("fixed", 8), ("fixed", "all"))
 @dataclass
 class BenchModel:
     name: str
-    kind: str          # reference | upstream | overlay | features | foreign (other weights: costs only)
+    kind: str          # reference | upstream | overlay | features | foreign (other weights: costs only) | precision
     program: str       # inference.json / inference.pdmodel path
     made_by: str       # how it was exported, in one line
     decode_mode: str | None = None          # overlay: fixed | early_stop; upstream: early stop by nature

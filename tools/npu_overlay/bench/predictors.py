@@ -140,18 +140,31 @@ class DygraphPredictor:
             self.proc.stdin.write(self.length.pack(len(buffer.getvalue())) + buffer.getvalue())
             self.proc.stdin.flush()
             head = self.proc.stdout.read(self.length.size)
-            reply = np.load(io.BytesIO(self.proc.stdout.read(self.length.unpack(head)[0])))
-        except (BrokenPipeError, struct.error):
+            size = self.length.unpack(head)[0]  # struct.error: the worker ended before replying
+            body = self.proc.stdout.read(size)
+            if len(body) != size:
+                raise EOFError(f"{len(body)} of {size} bytes")
+            reply = np.load(io.BytesIO(body))
+        except (BrokenPipeError, struct.error, EOFError, ValueError):
             from npu_overlay.bench import BenchError
             from npu_overlay.pipeline.tree import last_error_line
 
-            self.proc.wait(timeout=60)
+            self.close()
             raise BenchError(f"the dygraph worker stopped ({self.log}): {last_error_line(self.log)}") from None
         return Run(float(reply["seconds"]), [reply["loc_preds"], reply["structure_probs"]])
 
     def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
+        """End of input ends the worker; one that does not end within a minute is killed."""
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:  # the worker is gone: nothing to flush to
+                pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def program_predictor(program: str | Path, threads: int):

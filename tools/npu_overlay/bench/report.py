@@ -55,7 +55,7 @@ def render(result: dict) -> str:
     tables = [m["name"] for m in result["models"] if m["name"] != FEATURES]
     lines = ["# Table head decode benchmark (CPU, Paddle Inference)", "",
              f"{env['date']} · Paddle {env['paddle']} · {env['cpu']} ({env['cpu_count']} cores) · "
-             f"{env['threads']} threads · oneDNN off (but for the precision rows) · {env['repeats']} interleaved rounds after "
+             f"{env['threads']} threads · oneDNN off{' (but for the precision rows)' if analysis.get('precisions') else ''} · {env['repeats']} interleaved rounds after "
              f"{env['warmup_runs_per_image']} warm-up runs per image · median per (model, image) · "
              f"load average before/after {env['load_average_before']} / {env.get('load_average_after')}", "",
              "End to end = input copy + `predictor.run()` + output copy for one image padded to 488×488 "

@@ -1,6 +1,6 @@
 """python -m npu_overlay.dropin: the drop-in wheel against upstream's published paddleocr, each in a fresh venv.
 
-    python -m npu_overlay.dropin --wheel dist/paddleocr-2.8.1+npu.1-py3-none-any.whl --tree build/PaddleOCR \\
+    python -m npu_overlay.dropin --wheel dist/paddleocr-2.8.1+npu.2-py3-none-any.whl --tree build/PaddleOCR \\
         --images tests/data/tables --work runs/dropin --report docs/dropin.md
 
 For each package (upstream's `paddleocr==<version>` from the package registry, and ours), a new

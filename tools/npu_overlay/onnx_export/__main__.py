@@ -16,7 +16,7 @@ from npu_overlay.onnx_export import (ATC_OPSET_MAX, ATC_OPSET_MIN, DEFAULT_OPSET
 
 def paddle_export(args) -> Path:
     """Upstream's export_model.py with the fully unrolled decode; returns the export directory."""
-    from npu_overlay.pipeline import PipelineError
+    from npu_overlay.cli import ToolError
     from npu_overlay.pipeline.export import export_table_model
     from npu_overlay.pipeline.tree import check_tree
 
@@ -24,7 +24,7 @@ def paddle_export(args) -> Path:
         tree = check_tree(args.tree)
         done = export_table_model(tree, Path(args.work).resolve(), checkpoint=args.checkpoint,
                                   config=args.config, options=STATIC_DECODE_OPTIONS + list(args.opt or []))
-    except PipelineError as exc:
+    except ToolError as exc:  # PipelineError; ModelCacheError, ConversionError for the default weights
         raise OnnxExportError(str(exc)) from None
     return Path(done["dir"])
 

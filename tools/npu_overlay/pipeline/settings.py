@@ -105,10 +105,18 @@ def _model_dir(given: str | None, cached: str) -> Path:
     return path.resolve()
 
 
+def rec_dictionary(rec_dict=None) -> Path:
+    """The rec model's character dictionary: the given file, else PP-OCRv4's from the model cache."""
+    keys = Path(rec_dict).resolve() if rec_dict else _model_dir(None, "ppocr_keys_v1") / "ppocr_keys_v1.txt"
+    if not keys.is_file():
+        raise PipelineError(f"--rec-dict {keys} is not a file")
+    return keys
+
+
 def ocr_models(det_model_dir=None, rec_model_dir=None, rec_dict=None) -> OcrModels:
     """The PP-OCRv4 det/rec models and dictionary: the given ones, else the cached real ones."""
-    keys = Path(rec_dict).resolve() if rec_dict else _model_dir(None, "ppocr_keys_v1") / "ppocr_keys_v1.txt"
-    return OcrModels(_model_dir(det_model_dir, "ppocrv4_det"), _model_dir(rec_model_dir, "ppocrv4_rec"), keys)
+    return OcrModels(_model_dir(det_model_dir, "ppocrv4_det"), _model_dir(rec_model_dir, "ppocrv4_rec"),
+                     rec_dictionary(rec_dict))
 
 
 # the PP-OCRv4 det/rec ONNX in the model cache's ppocrv4_onnx (as RapidOCR ships them)
@@ -123,8 +131,7 @@ def onnx_ocr_models(det_model=None, rec_model=None, rec_dict=None) -> OcrModels:
     for model in models:
         if not (model.is_file() and model.suffix == ".onnx"):
             raise PipelineError(f"--onnx: {model} is not a .onnx file")
-    keys = Path(rec_dict).resolve() if rec_dict else _model_dir(None, "ppocr_keys_v1") / "ppocr_keys_v1.txt"
-    return OcrModels(*models, keys)
+    return OcrModels(*models, rec_dictionary(rec_dict))
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,11 +162,14 @@ def settings_from_args(args: argparse.Namespace, tree, out, *, device: str | Non
     """The settings of ``add_run_arguments``' options for one tree; ``candidate=False`` is the
     pristine reference of a regression: upstream's own table model and precision, on the CPU."""
     table = TableModel(checkpoint=args.checkpoint)
+    det, rec = args.det_model_dir, args.rec_model_dir
+    if not candidate and args.onnx:  # the candidate's det/rec are ONNX files; the reference runs Paddle's
+        det = rec = None
     if candidate:
         table = TableModel(Path(args.table_model_dir) if args.table_model_dir else None, args.checkpoint,
                            args.config, tuple(args.opt))
     return RunSettings.validated(
         tree, device or args.device, args.images, out, precision=args.precision if candidate else "fp32",
-        table_model=table, det_model_dir=args.det_model_dir, rec_model_dir=args.rec_model_dir,
+        table_model=table, det_model_dir=det, rec_model_dir=rec,
         rec_dict=args.rec_dict, warmup=args.warmup, require_static=args.require_static and candidate,
         overwrite=args.overwrite, one_shot=args.one_shot, onnx=args.onnx and candidate)
