@@ -97,6 +97,10 @@ def split_fused_matmuls(model) -> int:
             graph.node.remove(node)
         for offset, node in enumerate(parts):
             graph.node.insert(position + offset, node)
+    if rewrites:  # the fused matrices, biases and split sizes nothing reads any more
+        read = {name for node in graph.node for name in node.input}
+        for tensor in [t for t in graph.initializer if t.name not in read and t.name in initializers]:
+            graph.initializer.remove(tensor)
     return len(rewrites)
 
 
