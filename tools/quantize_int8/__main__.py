@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="; ".join(f"{name}: {v.about}" for name, v in VARIANTS.items()))
     parser.add_argument("--method", choices=METHODS, default="percentile",
                         help="activation calibration (default percentile: 99.99%% of |x|; minmax cost 0.18 "
-                             "TEDS-struct in backbone + neck, docs/int8.md)")
+                             "TEDS-struct in backbone + neck in an earlier run of this command)")
     parser.add_argument("--keep", action="store_true", help="reuse int8 models already in --out")
     measure = parser.add_argument_group("measure against fp32 and write the report")
     measure.add_argument("--evaluate", type=Path,
