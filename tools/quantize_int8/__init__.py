@@ -28,6 +28,7 @@ class Variant:
     matrices: bool  # the decoder's weight matrices (MatMul/Gemm with a constant 2-D weight)
     depthwise_fp32: bool = False  # depthwise Convs stay fp32 (the backbone's cost nearly all of the encoder's drop)
     split_fused: bool = False  # the decoder's fused step matrix split per part first (split.py), one scale each
+    context_fp32: bool = False  # matrices reading the attention's context (the GRU's input) stay fp32
     about: str = ""
 
 
@@ -39,6 +40,8 @@ VARIANTS = {
                             about="backbone + neck, depthwise Convs kept fp32"),
     "head_split": Variant(False, True, split_fused=True,
                           about="head, with the fused step matrix split into its four parts before quantizing"),
+    "head_split_ctx32": Variant(False, True, split_fused=True, context_fp32=True,
+                                about="head_split, the matrix that reads the attention's context kept fp32"),
     "full_split_dw32": Variant(True, True, depthwise_fp32=True, split_fused=True,
                                about="encoder_dw32 + head_split"),
 }

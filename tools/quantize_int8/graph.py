@@ -61,6 +61,7 @@ def select(model, variant: str, keep_fp32: frozenset[str] = frozenset()) -> Sele
     if len(set(names)) != len(names) or not all(names):
         raise QuantizeError("every node needs a unique name to be selected (run tools.onnx_export first)")
     initializers = {t.name: t for t in graph.initializer}
+    producer = {out: node for node in graph.node for out in node.output}
     encoder = encoder_nodes(graph)
     chosen = Selection()
     for node in graph.node:
@@ -70,6 +71,10 @@ def select(model, variant: str, keep_fp32: frozenset[str] = frozenset()) -> Sele
             keep = spec.convs and node.name in encoder and not (spec.depthwise_fp32 and is_depthwise(node, initializers))
         else:
             keep = spec.matrices and has_constant_weight(node, initializers)
+            source = producer.get(node.input[0])  # the attention's context: softmax x features, two activations
+            if spec.context_fp32 and source is not None and source.op_type == "MatMul" \
+                    and not has_constant_weight(source, initializers):
+                keep = False
         keep = keep and node.name not in keep_fp32
         (chosen.quantize if keep else chosen.exclude).append(node.name)
         if keep and node.op_type != "Conv":
