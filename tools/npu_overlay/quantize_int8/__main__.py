@@ -46,16 +46,18 @@ def _quantize(args, model, calibration) -> list[dict]:
             import onnx
 
             from npu_overlay.quantize_int8.graph import select, summarize_qdq
+            from npu_overlay.quantize_int8.split import prepare
 
-            q, chosen = summarize_qdq(onnx.load(out)), select(onnx.load(model), variant)
+            fp32, split = prepare(onnx.load(model), variant)
+            q, chosen = summarize_qdq(onnx.load(out)), select(fp32, variant)
             info = {"variant": variant, "onnx": str(out), "calibration_tables": len(calibration), "reused": True,
-                    "nodes": chosen.counts,
+                    "nodes": chosen.counts, "split_matrices": split,
                     "qdq": {"QuantizeLinear": q.quantize_linear, "DequantizeLinear": q.dequantize_linear,
                             "quantized_ops": q.quantized_ops, "per_channel_weights": q.per_channel_weights,
                             "per_tensor_weights": q.per_tensor_weights}, "problems": q.problems}
         else:
             info = quantize(model, out, variant, calibration, args.method)
-        print(f"{variant:8s} {out}  quantized: {info['qdq']['quantized_ops']}  "
+        print(f"{variant:15s} {out}  quantized: {info['qdq']['quantized_ops']}  "
               f"Q/DQ {info['qdq']['QuantizeLinear']}/{info['qdq']['DequantizeLinear']}"
               + "".join(f"\n         problem: {p}" for p in info["problems"]))
         done.append(info)
@@ -116,10 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"rendered tables to calibrate on (python -m npu_overlay.render_tables --seed {CALIBRATION_SEED})")
     parser.add_argument("--out", required=True, type=Path, help="folder for the int8 models")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
-                        help="encoder: backbone + neck only; head: the decoder's weight matrices only; full: both")
+                        help="; ".join(f"{name}: {v.about}" for name, v in VARIANTS.items()))
     parser.add_argument("--method", choices=METHODS, default="percentile",
                         help="activation calibration (default percentile: 99.99%% of |x|; minmax cost 0.18 "
-                             "TEDS-struct in backbone + neck, docs/int8.md)")
+                             "TEDS-struct in backbone + neck in an earlier run of this command)")
     parser.add_argument("--keep", action="store_true", help="reuse int8 models already in --out")
     measure = parser.add_argument_group("measure against fp32 and write the report")
     measure.add_argument("--evaluate", type=Path,

@@ -110,7 +110,8 @@ def teds_struct(tree: Path, pairs: dict[str, list[str]], work: Path) -> dict[str
     from npu_overlay.pipeline.compare import run_teds
 
     try:
-        return run_teds(tree, pairs, work, structure_only=True)
+        # resolved: the script runs with the tree as its working directory and on its path
+        return run_teds(Path(tree).resolve(), pairs, work, structure_only=True)
     except PipelineError as exc:
         raise QuantizeError(str(exc)) from None
 

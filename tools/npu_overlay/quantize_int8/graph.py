@@ -44,23 +44,38 @@ class Selection:
     op_types: list[str] = field(default_factory=list)        # the op types of the nodes quantized
 
 
-def select(model, variant: str) -> Selection:
+def is_depthwise(node, initializers: dict) -> bool:
+    """A Conv with one input channel per group and more than one group."""
+    weight = initializers.get(node.input[1])
+    group = next((a.i for a in node.attribute if a.name == "group"), 1)
+    return group > 1 and weight is not None and len(weight.dims) == 4 and weight.dims[1] == 1
+
+
+def select(model, variant: str, keep_fp32: frozenset[str] = frozenset()) -> Selection:
+    """The nodes ``variant`` quantizes, less the node names in ``keep_fp32``."""
     if variant not in VARIANTS:
         raise QuantizeError(f"variant {variant!r}: expected one of {', '.join(VARIANTS)}")
+    spec = VARIANTS[variant]
     graph = model.graph
     names = [n.name for n in graph.node]
     if len(set(names)) != len(names) or not all(names):
         raise QuantizeError("every node needs a unique name to be selected (run npu_overlay.onnx_export first)")
     initializers = {t.name: t for t in graph.initializer}
+    producer = {out: node for node in graph.node for out in node.output}
     encoder = encoder_nodes(graph)
     chosen = Selection()
     for node in graph.node:
         if node.op_type not in OP_TYPES:
             continue
         if node.op_type == "Conv":
-            keep = variant != "head" and node.name in encoder
+            keep = spec.convs and node.name in encoder and not (spec.depthwise_fp32 and is_depthwise(node, initializers))
         else:
-            keep = variant != "encoder" and has_constant_weight(node, initializers)
+            keep = spec.matrices and has_constant_weight(node, initializers)
+            source = producer.get(node.input[0])  # the attention's context: softmax x features, two activations
+            if spec.context_fp32 and source is not None and source.op_type == "MatMul" \
+                    and not has_constant_weight(source, initializers):
+                keep = False
+        keep = keep and node.name not in keep_fp32
         (chosen.quantize if keep else chosen.exclude).append(node.name)
         if keep and node.op_type != "Conv":
             chosen.matmul_weights.append(node.input[1])

@@ -12,6 +12,7 @@ from pathlib import Path
 from npu_overlay.quantize_int8 import OP_TYPES, QuantizeError
 from npu_overlay.quantize_int8.calibration import ArrayReader, table_reader
 from npu_overlay.quantize_int8.graph import select, summarize_qdq
+from npu_overlay.quantize_int8.split import prepare
 
 
 def keep_pairs_of(model, quantized: set[str]):
@@ -48,7 +49,8 @@ METHODS = ("minmax", "percentile", "entropy")
 
 
 def quantize(model_path: Path, out: Path, variant: str, calibration: list[Path] | ArrayReader,
-             method: str = "percentile") -> dict:
+             method: str = "percentile", keep_fp32: frozenset[str] = frozenset(), percentile: float = 99.99,
+             calibration_options: dict | None = None) -> dict:
     """Write the QDQ model of ``variant`` to ``out`` (whole or not at all); return what was done.
     ``calibration``: rendered table images, or an ArrayReader of ready inputs (e.g. head features)."""
     try:
@@ -56,11 +58,11 @@ def quantize(model_path: Path, out: Path, variant: str, calibration: list[Path] 
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     except ImportError as exc:
         raise QuantizeError(f"quantizing needs onnxruntime and onnx ({exc}): pip install 'onnxruntime<1.21' onnx") from None
-    model = onnx.load(model_path)
+    model, split = prepare(onnx.load(model_path), variant)
     inputs = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
     if len(inputs) != 1:
         raise QuantizeError(f"{model_path}: expected one model input, found {inputs}")
-    chosen = select(model, variant)
+    chosen = select(model, variant, keep_fp32)
     if not chosen.quantize:
         raise QuantizeError(f"{model_path}: variant {variant} finds nothing to quantize")
     reader = calibration if isinstance(calibration, ArrayReader) else table_reader(inputs[0], calibration)
@@ -68,8 +70,12 @@ def quantize(model_path: Path, out: Path, variant: str, calibration: list[Path] 
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         staged = Path(tmp) / out.name
+        source = model_path
+        if split:  # quantize the rewritten fp32 graph
+            source = Path(tmp) / "fp32_split.onnx"
+            onnx.save(model, source)
         quantize_static(
-            os.fspath(model_path), os.fspath(staged), reader,
+            os.fspath(source), os.fspath(staged), reader,
             # only the op types this variant quantizes: calibration then observes only their tensors
             quant_format=QuantFormat.QDQ, op_types_to_quantize=chosen.op_types, nodes_to_quantize=chosen.quantize,
             per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
@@ -80,7 +86,8 @@ def quantize(model_path: Path, out: Path, variant: str, calibration: list[Path] 
                 "OpTypesToExcludeOutputQuantization": list(OP_TYPES),
                 # AMCT: "single-input MatMul / Gemm: per-tensor weight quantization only"
                 "TensorQuantOverrides": {w: [{"symmetric": True}] for w in chosen.matmul_weights},
-                "CalibPercentile": 99.99,  # percentile method: clip the top 0.01% of |activation|
+                "CalibPercentile": percentile,  # percentile method: the share of values kept in range
+                **(calibration_options or {}),
             },
         )
         seconds = time.perf_counter() - start
@@ -90,7 +97,7 @@ def quantize(model_path: Path, out: Path, variant: str, calibration: list[Path] 
         if not summary.problems:  # a graph AMCT would not take is reported, not written
             os.replace(staged, out)
     return {"variant": variant, "onnx": str(out), "calibration_tables": reader.count, "method": method,
-            "seconds": round(seconds, 1), "nodes": chosen.counts,
+            "seconds": round(seconds, 1), "nodes": chosen.counts, "split_matrices": split,
             "qdq": {"QuantizeLinear": summary.quantize_linear, "DequantizeLinear": summary.dequantize_linear,
                     "quantized_ops": summary.quantized_ops, "per_channel_weights": summary.per_channel_weights,
                     "per_tensor_weights": summary.per_tensor_weights},

@@ -6,6 +6,8 @@ import json
 import statistics
 from pathlib import Path
 
+from npu_overlay.quantize_int8 import VARIANTS
+
 TEDS_DROP_MAX = 0.005  # the acceptance line: TEDS-struct at most this far below fp32
 FP32 = "fp32"
 
@@ -74,13 +76,21 @@ def render(result: dict) -> str:
     lines += _table(["model", "median ms per table", "time / fp32"],
                     [[m, f"{v['median_ms']:.0f}", f"{v['ratio_to_fp32']:.2f}"] for m, v in s["speed"].items()])
     lines += ["", "## Models", ""]
-    lines += _table(["variant", "quantized", "kept fp32", "QuantizeLinear", "DequantizeLinear", "weights"],
-                    [[q["variant"], ", ".join(f"{k.split()[0]} {v}" for k, v in q["nodes"].items() if k.endswith("int8")),
+    lines += _table(["variant", "what", "quantized", "kept fp32", "QuantizeLinear", "DequantizeLinear", "weights"],
+                    [[q["variant"], VARIANTS[q["variant"]].about if q["variant"] in VARIANTS else "-",
+                      ", ".join(f"{k.split()[0]} {v}" for k, v in q["nodes"].items() if k.endswith("int8")),
                       ", ".join(f"{k.split()[0]} {v}" for k, v in q["nodes"].items() if k.endswith("fp32")) or "-",
                       str(q["qdq"]["QuantizeLinear"]), str(q["qdq"]["DequantizeLinear"]),
                       "; ".join([f"{k} per channel x{v}" for k, v in q["qdq"]["per_channel_weights"].items()]
                                 + [f"{k} per tensor x{v}" for k, v in q["qdq"]["per_tensor_weights"].items()])]
                      for q in result["quantized"]])
+    split = {q["variant"]: q.get("split_matrices", 0) for q in result["quantized"] if q.get("split_matrices")}
+    if split:
+        lines += ["", f"Split before quantizing ({', '.join(f'{v}: {n}' for v, n in split.items())} matrices): each "
+                  "decoder step's MatMul -> Add -> Split (attention 256, GRU gates 512, GRU candidate 256, step logits "
+                  "50 columns) becomes one MatMul -> Add per part, the same fp32 arithmetic; AMCT takes MatMul weights "
+                  "per tensor only, and the step logits' columns are about 8x larger than the others', so one scale "
+                  "for the fused matrix leaves the GRU's columns few int8 levels."]
     lines += ["", f"Calibration: {result['calibration'].get('method', 'minmax')}, {result['calibration']['tables']} tables rendered with seed "
               f"{result['calibration']['seed']}; evaluation seed {result['evaluation_seed']}; no table seed shared "
               "between calibration and evaluation (checked).", ""]
