@@ -160,6 +160,13 @@ def _one_line_error(proc, *words):
     assert all(w in lines[0] for w in words), lines[0]
 
 
+def test_an_int8_model_that_is_not_an_onnx_file_is_bad_input(tmp_path):
+    (tmp_path / "model.int8_head.pdmodel").write_text("")
+    for given in (tmp_path / "model.int8_head.pdmodel", tmp_path / "missing.int8_head.onnx"):
+        _one_line_error(bench("--no-export", "--int8", given, "--out", tmp_path / "out"), "--int8", "not an .onnx file")
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_tree(tmp_path):
     _one_line_error(bench("--tree", tmp_path / "nowhere", "--out", tmp_path / "out"), "not an upstream PaddleOCR tree")
     _one_line_error(bench("--out", tmp_path / "out"), "--tree is required")
@@ -226,6 +233,6 @@ def test_precisions_are_timed_beside_fp32_with_their_agreement(two_tables, tmp_p
     for name in expected:
         rows = result["analysis"]["per_image"][name]
         assert all("tokens_equal" in r and len(r["samples_ms"]) == 1 for r in rows.values())  # compared, timed
-    assert "## Precisions (oneDNN on this CPU)" in (out / "report.md").read_text()
+    assert "## Precisions (oneDNN bf16 and fp32; int8 on onnxruntime)" in (out / "report.md").read_text()
     if not amp.cpu_has_bf16():
         assert any("no avx512_bf16" in note for note in result["notes"])

@@ -13,6 +13,7 @@ module), naming the package to install.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from contextlib import contextmanager
 from typing import Callable
@@ -70,3 +71,14 @@ def run_command(prog: str, work: Callable[[], int | None], handled: tuple[type[B
         return 2
     except ModuleNotFoundError as exc:
         return missing_dependency(exc, prog)
+
+
+def positive(text: str) -> int:
+    """argparse type: an integer of at least 1 (repeats, threads, warm-up runs)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer: {text!r}")
+    return value

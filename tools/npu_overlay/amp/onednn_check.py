@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from npu_overlay import REPO_ROOT
-from npu_overlay.cli import ToolError, exit_on_missing, run_command
+from npu_overlay.cli import ToolError, exit_on_missing, positive, run_command
 
 with exit_on_missing("onednn_check", __name__):
     import numpy as np
@@ -191,8 +191,8 @@ def run(args) -> int:
                                                   - outputs["features oneDNN off"][i][0]).max()) for i in batches},
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "onednn.json").write_text(json.dumps(result, indent=1) + "\n")
-    (args.out / "onednn.md").write_text(markdown(result))
+    (args.out / "onednn.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    (args.out / "onednn.md").write_text(markdown(result), encoding="utf-8")
     plot(result, args.out / "onednn.png")
     print(markdown(result))
     bad = [i for i, a in result["agreement"]["table oneDNN on"].items()
@@ -213,9 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", type=Path, help="reference model directory (default: released SLANet_plus)")
     parser.add_argument("--images", type=Path, default=SAMPLES)
     parser.add_argument("--count", type=int, default=None, help="first N images only")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=positive, default=5)
+    parser.add_argument("--warmup", type=positive, default=1)
+    parser.add_argument("--threads", type=positive, default=1)
     parser.add_argument("--max-px", type=float, default=1.0)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)

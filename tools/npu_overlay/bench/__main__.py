@@ -21,7 +21,7 @@ from pathlib import Path
 from npu_overlay import REPO_ROOT
 from npu_overlay.bench import BenchError
 from npu_overlay.bench.models import DEFAULT_STRATEGIES
-from npu_overlay.cli import run_command
+from npu_overlay.cli import positive, run_command
 
 DEFAULT_IMAGES = REPO_ROOT / "tests" / "data" / "tables"
 
@@ -38,16 +38,6 @@ def strategies(text: str) -> list[tuple[str, int | str]]:
     if not found:
         raise argparse.ArgumentTypeError(f"no decode strategy in {text!r}")
     return list(dict.fromkeys(found))
-
-
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer: {text!r}")
-    return value
 
 
 def parse_args(argv):
@@ -70,6 +60,9 @@ def parse_args(argv):
     parser.add_argument("--precisions", action="store_true",
                         help="also time PaddleX's export through oneDNN in fp32 and, where the CPU has "
                              "avx512_bf16, in bf16 (the AMP patch's op lists), with their token agreement")
+    parser.add_argument("--int8", nargs="+", default=[], metavar="MODEL.onnx",
+                        help="also time these int8 QDQ models of the static ONNX (npu_overlay.quantize_int8) on "
+                             "onnxruntime's CPU provider, with their token agreement")
     parser.add_argument("--cold-rounds", type=int, default=2,
                         help="fresh processes per model for the cold start (default 2; 0 skips it)")
     parser.add_argument("--no-export", action="store_true",
@@ -128,7 +121,7 @@ def run(args, log) -> dict:
 
     work = out.resolve() / "models"  # exports run with cwd = the tree
     bench_models, notes = models.prepare_models(work, tree, pin_tree, args.strategies, log, onnx=args.onnx,
-                                                  precisions=args.precisions)
+                                                  precisions=args.precisions, int8=args.int8)
     if args.onnx and ("fixed", "all") not in args.strategies and tree is not None:
         notes.append("no static ONNX of the overlay: --strategies has no fixed:all to convert")
     if args.quiet_load is not None:

@@ -16,6 +16,8 @@
 * ``upstream-onednn`` / ``upstream-bf16`` (``--precisions``): PaddleX's export again, through
   oneDNN in fp32 and in bf16 (the AMP patch's CPU op list minus its black list), where this CPU
   runs bf16 (avx512_bf16); fp16 has no CPU runtime. Their tokens are compared, not required equal.
+* ``int8-<variant>`` (``--int8``): int8 QDQ models of the static ONNX (``npu_overlay.quantize_int8``) on
+  onnxruntime; their tokens are compared, not required equal, like the precision rows.
 * ``features``: the same backbone + neck without the head (``features_export.py``), whose
   time is the backbone time the decode cost is measured against.
 
@@ -121,6 +123,16 @@ def precision_models() -> tuple[list[BenchModel], list[str]]:
     return models, notes
 
 
+def int8_model(path: Path) -> BenchModel:
+    """An int8 QDQ model of the static ONNX, as ``npu_overlay.quantize_int8`` names it (model.int8_<variant>.onnx)."""
+    if path.suffix != ".onnx" or not path.is_file():
+        raise BenchError(f"--int8 {path}: not an .onnx file (npu_overlay.quantize_int8 writes them)")
+    variant = path.stem.split(".int8_")[-1]
+    return BenchModel(f"int8-{variant}", "precision", str(path.resolve()),
+                      f"int8 QDQ model `{path.name}` (npu_overlay.quantize_int8) of the loop-free static ONNX, "
+                      "onnxruntime CPU provider", "fixed", "all")
+
+
 def check_overlay_tree(tree: str | Path) -> Path:
     try:
         tree = check_tree(tree)
@@ -201,7 +213,8 @@ def export_features(tree: Path, work: Path, weights: Path) -> BenchModel:
 
 
 def prepare_models(work: Path, tree: Path | None, pin_tree: Path | None, strategies,
-                   log=print, onnx: bool = False, precisions: bool = False) -> tuple[list[BenchModel], list[str]]:
+                   log=print, onnx: bool = False, precisions: bool = False,
+                   int8: list[str] = ()) -> tuple[list[BenchModel], list[str]]:
     """Every model to time (reference first) and notes on the ones left out."""
     models, notes = [reference_model()], []
     if onnx:
@@ -210,6 +223,7 @@ def prepare_models(work: Path, tree: Path | None, pin_tree: Path | None, strateg
         extra, said = precision_models()
         models += extra
         notes += said
+    models += [int8_model(Path(path)) for path in int8]
     if tree is None and pin_tree is None:
         notes.append("--no-export: only PaddleX's upstream export is timed; no backbone time, no overlay")
         return models, notes

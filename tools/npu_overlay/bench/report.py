@@ -148,10 +148,10 @@ def _s(value) -> str:
 def _precision_section(precisions: dict) -> list[str]:
     if not precisions:
         return []
-    lines = ["", "## Precisions (oneDNN on this CPU)", "",
-             "Same program as `upstream`, same run; tokens compared with `upstream`'s fp32 tables. How close "
-             "fp16 and bf16 come on 107 tables, emulated fp16 included, and which black-list entries matter: "
-             "[docs/amp.md](../amp.md).", "",
+    lines = ["", "## Precisions (oneDNN bf16 and fp32; int8 on onnxruntime)", "",
+             "Same run; tokens compared with `upstream`'s fp32 tables. How close fp16 and bf16 come on 107 tables, "
+             "emulated fp16 included, and which black-list entries matter: [docs/amp.md](../amp.md); int8's "
+             "accuracy on 200 rendered tables: [docs/int8.md](../int8.md).", "",
              "| model | tables with `upstream`'s tokens | largest box difference (fraction of the image) | "
              "end to end vs `upstream` (median) |", "|---|---|---|---|"]
     for name, p in precisions.items():
