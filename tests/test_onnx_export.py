@@ -24,7 +24,7 @@ from table_head_layers import load_static_decoder
 from table_head_layers import SLAHeadLayers, decoded_tables
 from npu_overlay.convert_weights import head_params
 from npu_overlay.npu_check import check_model
-from npu_overlay.onnx_export import DEFAULT_OPSET, FORBIDDEN_OPS, STATIC_DECODE_OPTIONS
+from npu_overlay.onnx_export import DEFAULT_OPSET, FORBIDDEN_OPS, STATIC_DECODE_OPTIONS, in_paddle_order
 from npu_overlay.onnx_export.simplify import ort_session
 from npu_overlay.table_input import preprocess, read_image
 
@@ -47,13 +47,6 @@ def converted(fixed_head_export, tmp_path_factory):
     return out, json.loads(out.with_suffix(".json").read_text())
 
 
-def _by_width(outputs):
-    """(structure_probs, loc_preds) whatever the output order: 50 classes against 8 coordinates."""
-    structure = next(o for o in outputs if o.shape[-1] != 8)
-    loc = next(o for o in outputs if o.shape[-1] == 8)
-    return structure, loc
-
-
 @pytest.fixture(scope="module")
 def results(converted, slanet_plus_dir, tmp_path_factory):
     """Per sample table: upstream, Paddle fixed decode, ONNX, decoded as TableLabelDecode reads them."""
@@ -72,7 +65,7 @@ def results(converted, slanet_plus_dir, tmp_path_factory):
             eager = head(paddle.to_tensor(fea))
         runs = {"upstream": (structure, loc),
                 "paddle_fixed": (eager["structure_probs"].numpy(), eager["loc_preds"].numpy()),
-                "onnx": _by_width(session.run(None, {session.get_inputs()[0].name: fea}))}
+                "onnx": in_paddle_order(session.run(None, {session.get_inputs()[0].name: fea}))[::-1]}
         assert runs["paddle_fixed"][0].shape[1] == STEPS
         found[image.stem] = {name: decoded_tables(s, b, shape[None])[0] for name, (s, b) in runs.items()}
     return found

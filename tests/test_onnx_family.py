@@ -20,7 +20,7 @@ import pytest
 from npu_overlay import child_env
 from table_head_layers import load_static_decoder
 from table_head_layers import SLAHeadLayers, TableAttentionHeadLayers, random_sla_weights
-from npu_overlay.onnx_export import DEFAULT_OPSET, FORBIDDEN_OPS
+from npu_overlay.onnx_export import DEFAULT_OPSET, FORBIDDEN_OPS, in_paddle_order
 from npu_overlay.onnx_export.simplify import ort_session
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +66,7 @@ def test_fixed_decode_converts_checks_and_matches_paddle(build, tmp_path):
     with paddle.no_grad():
         eager = head(paddle.to_tensor(fea))
     session = ort_session(out)
-    got = sorted(session.run(None, {session.get_inputs()[0].name: fea}), key=lambda o: o.shape[-1])
+    got = in_paddle_order(session.run(None, {session.get_inputs()[0].name: fea}))
     loc, structure = eager["loc_preds"].numpy(), eager["structure_probs"].numpy()
     assert len(set(structure[0].argmax(-1))) > 1  # random weights still decode more than one token
     np.testing.assert_array_equal(got[1].argmax(-1), structure.argmax(-1))

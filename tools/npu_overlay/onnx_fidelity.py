@@ -22,18 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from npu_overlay.onnx_export import in_paddle_order
+
 BOX_TOLERANCE_PX = 1.0
-
-
-def by_width(outputs: list[np.ndarray]) -> list[np.ndarray]:
-    """(loc_preds, structure_probs) whatever the output order: the boxes (4 or 8 coordinates) are
-    the narrower output, the structure (30 or 50 tokens) the wider."""
-    return sorted(outputs, key=lambda o: o.shape[-1])
 
 
 def decode(outputs: list[np.ndarray], shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(token ids, boxes in pixels) of a batch of one, whatever the output order."""
-    loc, probs = (o[0] for o in by_width(outputs))
+    loc, probs = (o[0] for o in in_paddle_order(outputs))
     eos = probs.shape[-1] - 1
     ids = probs.argmax(-1)
     ends = np.flatnonzero(ids[1:] == eos)
@@ -70,7 +66,7 @@ def run(export: Path, onnx_file: Path, images: list[Path], upstream: Path | None
         # every step of the raw outputs, not only the decoded table: the whole graph against its source
         row["vs_paddle_fixed"]["max_abs_diff"] = {
             name: float(np.abs(ours - theirs).max())
-            for name, ours, theirs in zip(("loc", "structure"), by_width(onnx_raw), by_width(paddle_raw))}
+            for name, ours, theirs in zip(("loc", "structure"), in_paddle_order(onnx_raw), in_paddle_order(paddle_raw))}
         if reference:
             row["vs_upstream"] = compare(onnx_out, decode(reference.run(batch).outputs, shape))
         rows.append(row)

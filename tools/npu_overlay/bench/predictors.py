@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from npu_overlay.onnx_export import in_paddle_order
+
 # passes upstream deletes for every model, and fc_fuse_pass it deletes for the table model
 DELETED_PASSES = ("conv_transpose_eltwiseadd_bn_fuse_pass", "matmul_transpose_reshape_fuse_pass", "fc_fuse_pass")
 
@@ -107,7 +109,7 @@ class OnnxPredictor:
         start = time.perf_counter()
         outputs = self.session.run(None, {self.input: batch})
         seconds = time.perf_counter() - start
-        return Run(seconds, sorted(outputs, key=lambda o: o.shape[-1]))
+        return Run(seconds, in_paddle_order(outputs))
 
 
 # the dygraph worker's messages are preceded by their length

@@ -27,5 +27,12 @@ DEFAULT_OPSET = 13
 FORBIDDEN_OPS = ("Loop", "If", "Scan", "ScatterND", "ScatterElements", "Scatter")
 
 
+def in_paddle_order(outputs: list) -> list:
+    """An ONNX table model's outputs in Paddle's predictor order, (loc_preds, structure_probs),
+    whatever order the converter wrote them in: the boxes (4 or 8 coordinates) are the narrower
+    output, the structure (30 or 50 tokens) the wider."""
+    return sorted(outputs, key=lambda o: o.shape[-1])
+
+
 class OnnxExportError(RuntimeError):
     """Bad input or a missing dependency: the CLI prints it as one line and exits 2."""
