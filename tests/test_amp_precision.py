@@ -1,4 +1,4 @@
-"""Patch 0005 (AMP settings): the config keys, the precision refusals, and agreement of a reduced
+"""Patch 0011 (AMP settings): the config keys, the precision refusals, and agreement of a reduced
 precision with fp32 on the real sample tables, offline (modules loaded from the patch text)."""
 
 from __future__ import annotations

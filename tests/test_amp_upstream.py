@@ -1,4 +1,4 @@
-"""Patch 0005 through upstream's real scripts: a precision the CPU cannot run stops
+"""Patch 0011 through upstream's real scripts: a precision the CPU cannot run stops
 predict_structure.py and export_model.py with one line, before any model is loaded or written."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Patch 0006's NPU preflight in the patched tree, on PIR exports made by upstream's export_model.py.
+"""Patch 0009's NPU preflight in the patched tree, on PIR exports made by upstream's export_model.py.
 
 Upstream's SLANet_ch config exported from the pin (dynamic input, set_value in the decode loop)
-must be refused on an NPU; the overlay's SLANet_ch_npu.yml export must pass, and (patch 0007)
+must be refused on an NPU; the overlay's SLANet_ch_npu.yml export must pass, and (patch 0010)
 be kept as a model by the download step PaddleOCR and PPStructure run on every model folder. The weights are
 random (structure only). The arguments are what `--device npu` leaves (no NPU on this host).
 """
@@ -61,7 +61,7 @@ print("no download")
 
 @pytest.mark.upstream
 def test_a_pir_export_is_a_model_to_maybe_download(exports, pin_tree, patched_tree, tmp_path):
-    """Patch 0007: PPStructure's download step keeps a static export (inference.json) as the table model."""
+    """Patch 0010: PPStructure's download step keeps a static export (inference.json) as the table model."""
     _, static = exports
     kept = subprocess.run([sys.executable, "-c", DOWNLOAD, str(static)], cwd=patched_tree,
                           capture_output=True, text=True)

@@ -160,3 +160,41 @@ def test_bad_input_is_one_line(tmp_path):
         assert proc.returncode == 2 and words in proc.stderr, proc.stderr
         assert proc.stderr.strip().count("\n") == 0, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def _qdq_graph(weight_scale_dims: list[int], op: str, extra_reader: str | None = None):
+    """x -> Q -> DQ -> op(·, DQ(w)) [-> DQ output also read by extra_reader]: the smallest QDQ graph."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    shape = [2, 2] if op == "MatMul" else [2, 2, 1, 1]
+    scale = np.ones(weight_scale_dims or [], dtype=np.float32)
+    inits = [numpy_helper.from_array(np.zeros(shape, dtype=np.int8), "w_q"),
+             numpy_helper.from_array(scale, "w_scale"),
+             numpy_helper.from_array(np.ones([], dtype=np.float32), "x_scale"),
+             numpy_helper.from_array(np.zeros([], dtype=np.int8), "x_zero")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zero"], ["x_q"], name="q"),
+             helper.make_node("DequantizeLinear", ["x_q", "x_scale", "x_zero"], ["x_dq"], name="dq"),
+             helper.make_node("DequantizeLinear", ["w_q", "w_scale"], ["w_dq"], name="w_dq",
+                              **({"axis": 0} if weight_scale_dims else {})),
+             helper.make_node(op, ["x_dq", "w_dq"], ["y"], name="op")]
+    if extra_reader:
+        nodes.append(helper.make_node(extra_reader, ["x_dq", "x_dq"], ["z"], name="stray"))
+    x_shape = [2, 2] if op == "MatMul" else [1, 2, 1, 1]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return onnx.helper.make_model(graph)
+
+
+@pytest.mark.parametrize("op, scale_dims, stray, refusal", [
+    ("Conv", [], None, "quantized per tensor, expected per channel"),
+    ("MatMul", [2], None, "AMCT takes them per tensor only"),
+    ("MatMul", [], "Add", "read by Add"),
+])
+def test_qdq_graphs_that_amct_does_not_take_are_refused(op, scale_dims, stray, refusal):
+    """The structure check README relies on refuses each form AMCT does not take, and passes the ones it does."""
+    from npu_overlay.quantize_int8.graph import summarize_qdq
+
+    assert any(refusal in p for p in summarize_qdq(_qdq_graph(scale_dims, op, stray)).problems)
+    good = [2] if op == "Conv" else []
+    assert summarize_qdq(_qdq_graph(good, op)).problems == []

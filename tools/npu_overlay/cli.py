@@ -73,12 +73,21 @@ def run_command(prog: str, work: Callable[[], int | None], handled: tuple[type[B
         return missing_dependency(exc, prog)
 
 
-def positive(text: str) -> int:
-    """argparse type: an integer of at least 1 (repeats, threads, warm-up runs)."""
+def _at_least(low: int, text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer: {text!r}")
+        value = low - 1
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be an integer of at least {low}: {text!r}")
     return value
+
+
+def positive(text: str) -> int:
+    """argparse type: an integer of at least 1 (repeats, threads, warm-up runs)."""
+    return _at_least(1, text)
+
+
+def non_negative(text: str) -> int:
+    """argparse type: an integer of at least 0 (rounds that may be skipped)."""
+    return _at_least(0, text)

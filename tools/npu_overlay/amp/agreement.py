@@ -42,15 +42,6 @@ DICT = "ppocr/utils/dict/table_structure_dict_ch.txt"
 CELL_TOKENS = ("<td>", "<td", "<td></td>")
 
 
-def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def structure_vocabulary(tree: Path) -> list[str]:
     """Upstream's TableLabelDecode vocabulary: sos, the dict (with <td> merged), eos."""
     words = [w.strip("\n") for w in (tree / DICT).read_text(encoding="utf-8").splitlines()]
@@ -139,7 +130,7 @@ def measure(args, log=print) -> dict:
     precision = load_tree_device_module(Path(args.tree), PRECISION_PATCH)  # the patch's own lists
     black = set(precision.DEFAULT_BLACK_LIST)
     variants = [("fp32 (oneDNN)", "onednn", lambda: Predictor(program, onednn=True), list(batches))]
-    bf16_cpu = cpu_has_bf16()
+    bf16_cpu = precision.cpu_has_bf16()  # the check the predictors themselves run
     if bf16_cpu:
         variants += [
             (

@@ -21,7 +21,7 @@ from pathlib import Path
 from npu_overlay import REPO_ROOT
 from npu_overlay.bench import BenchError
 from npu_overlay.bench.models import DEFAULT_STRATEGIES
-from npu_overlay.cli import positive, run_command
+from npu_overlay.cli import non_negative, positive, run_command
 
 DEFAULT_IMAGES = REPO_ROOT / "tests" / "data" / "tables"
 
@@ -63,7 +63,7 @@ def parse_args(argv):
     parser.add_argument("--int8", nargs="+", default=[], metavar="MODEL.onnx",
                         help="also time these int8 QDQ models of the static ONNX (npu_overlay.quantize_int8) on "
                              "onnxruntime's CPU provider, with their token agreement")
-    parser.add_argument("--cold-rounds", type=int, default=2,
+    parser.add_argument("--cold-rounds", type=non_negative, default=2,
                         help="fresh processes per model for the cold start (default 2; 0 skips it)")
     parser.add_argument("--no-export", action="store_true",
                         help="time only PaddleX's upstream export: no tree needed, no overlay, no backbone time")

@@ -36,7 +36,9 @@ def measure_cold_start(program: str, image: str, threads: int, runs: int) -> dic
 
 
 def cold_start_in_fresh_process(program: str, image: str, threads: int, runs: int) -> dict:
-    """Runs this module in a new interpreter; its numbers exclude Python's and Paddle's import."""
+    """Runs this module in a new interpreter. Creation includes importing the runtime (paddle or
+    onnxruntime is first imported by the predictor), as in a user's fresh process; the
+    interpreter's start and the image's pre-processing are left out."""
     cmd = [sys.executable, "-m", "npu_overlay.bench.cold_start", str(program), str(image),
            "--threads", str(threads), "--runs", str(runs)]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=child_env(), capture_output=True, text=True)

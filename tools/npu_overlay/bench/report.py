@@ -170,7 +170,7 @@ def _cold_start_section(result: dict) -> list[str]:
              f"{env.get('cold_start_image')}; medians. Creation = `create_predictor` (Paddle Inference loads "
              "and optimises the program); first run = the executor's one-time set-up plus one table; steady = "
              "the median of 3 more runs in the same process. Warm = the interleaved in-process median over every "
-             "image (below). Interpreter and Paddle import (~1 s) are not included.", "",
+             "image (below). Creation includes importing the runtime (Paddle Inference, about 0.9 s here, or onnxruntime), as a user's fresh process pays it; the interpreter's start and the image's pre-processing are not included.", "",
              "| model | export s | creation s | first run s | creation + first run s | steady s | warm median ms |",
              "|---|---|---|---|---|---|---|"]
     for model in result["models"]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from git import Repo
 
 from npu_overlay import REPO_ROOT
+from npu_overlay.cli import ToolError
 from npu_overlay.dropin import report, wheelfiles
 from npu_overlay.engine.lock import load_lock
 from npu_overlay.engine.series import load_series
@@ -37,8 +38,12 @@ PADDLE = "paddlepaddle==3.0.0"
 CLI_EXTRAS = ["premailer", "openpyxl"]
 
 
-class DropinError(Exception):
+class DropinError(ToolError):
     """Bad input: printed as one line, exit 2."""
+
+
+class VenvStepFailed(Exception):
+    """A step in a fresh venv failed (its output is in the log it names): exit 1."""
 
 
 def run(cmd: list[str], log: Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -47,7 +52,7 @@ def run(cmd: list[str], log: Path, cwd: Path | None = None) -> subprocess.Comple
         out.flush()
         proc = subprocess.run([str(c) for c in cmd], cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd[:4]))} ... failed (exit {proc.returncode}); see {log}")
+        raise VenvStepFailed(f"{' '.join(map(str, cmd[:4]))} ... failed (exit {proc.returncode}); see {log}")
     return proc
 
 
@@ -186,12 +191,12 @@ def parse_args(argv):
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
-    except DropinError as exc:
+    except ToolError as exc:  # DropinError, ModelCacheError
         print(f"npu_overlay.dropin: error: {exc}", file=sys.stderr)
         return 2
     try:
         result = compare(args)
-    except RuntimeError as exc:  # a step in a venv failed: its output is in the log named
+    except VenvStepFailed as exc:
         print(f"npu_overlay.dropin: error: {exc}", file=sys.stderr)
         return 1
     (args.work / "dropin.json").write_text(json.dumps(result, indent=1, sort_keys=True))

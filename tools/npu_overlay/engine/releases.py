@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OverlayError
+from .errors import BadInput, OverlayError
 from .lock import FULL_SHA, Lock, tomllib
 from .series import Series
 
@@ -44,7 +44,7 @@ def load_releases(path: Path) -> list[Release]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise OverlayError(f"{path}: not valid TOML: {exc}") from None
+        raise BadInput(f"{path}: not valid TOML: {exc}") from None
     found: list[Release] = []
     for index, entry in enumerate(data.get("release") or [], 1):
         number, upstream, series = entry.get("number"), entry.get("upstream"), entry.get("series")
@@ -54,11 +54,11 @@ def load_releases(path: Path) -> list[Release]:
             or not FULL_SHA.fullmatch(str(upstream))
             or not DIGEST.fullmatch(str(series))
         ):
-            raise OverlayError(
+            raise BadInput(
                 f"{path}: release entry {index} must be number (integer), upstream (40 hex) and series (64 hex)"
             )
         if found and number != found[-1].number + 1:
-            raise OverlayError(f"{path}: release {number} follows {found[-1].number}; numbers go up by one")
+            raise BadInput(f"{path}: release {number} follows {found[-1].number}; numbers go up by one")
         found.append(Release(number, upstream, series))
     return found
 

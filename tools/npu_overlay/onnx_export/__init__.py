@@ -10,6 +10,8 @@ report), 2 bad input or a missing dependency (one line on stderr, nothing writte
 
 from __future__ import annotations
 
+from npu_overlay.cli import ToolError
+
 # The overrides that make upstream's export_model.py write a decode without control flow
 # (patch 0001's fully unrolled `fixed` mode). One place to change when the head's options do.
 STATIC_DECODE_OPTIONS = ["Architecture.Head.decode_mode=fixed", "Architecture.Head.decode_unroll=all"]
@@ -34,5 +36,5 @@ def in_paddle_order(outputs: list) -> list:
     return sorted(outputs, key=lambda o: o.shape[-1])
 
 
-class OnnxExportError(RuntimeError):
+class OnnxExportError(ToolError):
     """Bad input or a missing dependency: the CLI prints it as one line and exits 2."""

@@ -109,18 +109,17 @@ def run_pipeline(settings: RunSettings) -> dict:
             raise PipelineError(f"predict_table failed ({log}): {last_error_line(log)}")
         records = json.loads(raw.read_text(encoding="utf-8"))
         raw.unlink()
-        if settings.one_shot:  # the script itself, one fresh process per image, as its users run it
-            for c in usable:
-                if "error" not in records.get(c.path.name, {"error": None}):
-                    try:
-                        records[c.path.name]["one_shot"] = time_predict_table(tree, c.path.resolve(),
-                                                                              upstream_flags, out, settings.env)
-                    except PipelineError as exc:  # the table itself was recorded: keep it, say why
-                        records[c.path.name]["one_shot"] = {"error": str(exc)}
     for name, rec in list(records.items()):
         if "error" in rec:
             failed[name] = rec.pop("error")
             del records[name]
+    if settings.one_shot:  # the script itself, one fresh process per recorded image, as its users run it
+        paths = {c.path.name: c.path.resolve() for c in usable}
+        for name, rec in records.items():
+            try:
+                rec["one_shot"] = time_predict_table(tree, paths[name], upstream_flags, out, settings.env)
+            except PipelineError as exc:  # the table itself was recorded: keep it, say why
+                rec["one_shot"] = {"error": str(exc)}
     notes = {c.path.name: c.note for c in settings.images if c.note}
     for name, rec in records.items():
         if name in notes:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from npu_overlay.exports import find_program
 from npu_overlay.pipeline import PipelineError
-from npu_overlay.pipeline.device import device_env, precision_preflight, predictor_flags, preflight
+from npu_overlay.pipeline.device import PRECISIONS, device_env, precision_preflight, predictor_flags, preflight
 from npu_overlay.pipeline.images import ImageCheck, list_images
 from npu_overlay.pipeline.tree import check_tree
 
@@ -137,7 +137,7 @@ def onnx_ocr_models(det_model=None, rec_model=None, rec_dict=None) -> OcrModels:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", required=True, help="directory of table images")
     parser.add_argument("--device", default="cpu", help="cpu, gpu[:ID], npu[:ID] or custom:TYPE[:ID]")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
                         help="predictors' precision (default fp32); bf16 on the CPU needs avx512_bf16")
     parser.add_argument("--checkpoint", help="table weights (.pdparams); default: SLANet_plus, converted")
     parser.add_argument("--config", help="export config inside the tree (default: the NPU config if present)")

@@ -12,6 +12,8 @@ missing dependency (one line on stderr, nothing written).
 
 from __future__ import annotations
 
+from npu_overlay.cli import ToolError
+
 from dataclasses import dataclass
 
 # What AMCT quantizes (Conv, Gemm, MatMul with a constant 2-D weight, ConvTranspose); the
@@ -52,5 +54,5 @@ CALIBRATION_SEED = 1400
 EVALUATION_SEED = 1401
 
 
-class QuantizeError(RuntimeError):
+class QuantizeError(ToolError):
     """Bad input or a missing dependency: the CLI prints it as one line and exits 2."""
