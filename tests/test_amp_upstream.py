@@ -3,6 +3,7 @@ predict_structure.py and export_model.py with one line, before any model is load
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -46,3 +47,16 @@ def test_amp_export_on_a_cpu_only_paddle_writes_nothing(patched_tree, tmp_path):
     lines = error_lines(proc.stderr)
     assert len(lines) == 1 and "Global.use_amp needs a Paddle built with CUDA" in lines[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("api", ["PaddleOCR", "PPStructure"])
+def test_fp16_on_the_cpu_stops_the_python_api_before_loading(patched_tree, api):
+    """PaddleOCR(precision=...) and PPStructure(precision=...) check the precision as the scripts do:
+    fp16 on a CPU is refused in one line instead of running fp32 while asked for fp16."""
+    code = f"from paddleocr import {api}\n{api}(precision='fp16', device='cpu', show_log=False)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=patched_tree, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(patched_tree)})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert error_lines(proc.stderr) == [
+        "error: --precision fp16: fp16 cannot run on the CPU (Paddle Inference has no CPU fp16 kernels): "
+        "use fp32, or bf16 on a CPU with avx512_bf16"]
